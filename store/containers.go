@@ -1,0 +1,101 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-dev/berth/errdefs"
+)
+
+// ContainerRef records that a container exists and which layers its root
+// filesystem stacks: a root for the sweep, and what `rmi` consults.
+type ContainerRef struct {
+	ID       string
+	Name     string
+	ImageID  digest.Digest
+	ImageRef string // the image as the user named it
+	Created  time.Time
+	Layers   []digest.Digest // chain IDs, lowest first
+}
+
+// AddContainer records a container. Its layers must be in the store.
+func (tx *Tx) AddContainer(ctx context.Context, c ContainerRef) error {
+	for _, l := range c.Layers {
+		if !tx.s.HasLayer(l) {
+			return fmt.Errorf("container %s: layer %s is not unpacked: %w", c.ID, l, errdefs.ErrNotFound)
+		}
+	}
+	if _, err := tx.tx.ExecContext(ctx, `INSERT INTO containers (id, name, image_id, image_ref, created) VALUES (?, ?, ?, ?, ?)`,
+		c.ID, c.Name, c.ImageID.String(), c.ImageRef, nanos(c.Created)); err != nil {
+		if strings.Contains(err.Error(), "UNIQUE") {
+			return fmt.Errorf("the container name %q is already in use: %w", c.Name, errdefs.ErrConflict)
+		}
+		return err
+	}
+	for i, l := range c.Layers {
+		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO container_layers (container_id, position, chain_id) VALUES (?, ?, ?)`, c.ID, i, l.String()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RemoveContainer deletes a container record.
+func (tx *Tx) RemoveContainer(ctx context.Context, id string) error {
+	res, err := tx.tx.ExecContext(ctx, `DELETE FROM containers WHERE id = ?`, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("container %s: %w", id, errdefs.ErrNotFound)
+	}
+	return nil
+}
+
+// Containers lists container records, all or those using one image.
+func (tx *Tx) Containers(ctx context.Context, imageID digest.Digest) ([]ContainerRef, error) {
+	q, args := `SELECT id, name, image_id, image_ref, created FROM containers ORDER BY created DESC, id`, []any{}
+	if imageID != "" {
+		q, args = `SELECT id, name, image_id, image_ref, created FROM containers WHERE image_id = ? ORDER BY created DESC, id`, []any{imageID.String()}
+	}
+	rows, err := tx.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []ContainerRef
+	for rows.Next() {
+		var c ContainerRef
+		var img string
+		var created int64
+		if err := rows.Scan(&c.ID, &c.Name, &img, &c.ImageRef, &created); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		c.ImageID, c.Created = digest.Digest(img), fromNanos(created)
+		out = append(out, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		lrows, err := tx.tx.QueryContext(ctx, `SELECT chain_id FROM container_layers WHERE container_id = ? ORDER BY position`, out[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		for lrows.Next() {
+			var l string
+			if err := lrows.Scan(&l); err != nil {
+				lrows.Close()
+				return nil, err
+			}
+			out[i].Layers = append(out[i].Layers, digest.Digest(l))
+		}
+		lrows.Close()
+	}
+	return out, nil
+}
