@@ -22,6 +22,9 @@ type LayerInfo struct {
 	DiffID  digest.Digest `json:"diff_id"`
 	Parent  digest.Digest `json:"parent,omitempty"` // chain ID of the layer below
 	Size    int64         `json:"size"`             // as Docker counts it on overlay2
+	// DiffSize is the length of the uncompressed layer tar, needed to write
+	// it into an archive without decompressing it twice.
+	DiffSize int64 `json:"diff_size"`
 }
 
 // Layer reads the description of an unpacked layer, or ErrNotFound.

@@ -27,7 +27,7 @@ type Unpack struct {
 	Blob digest.Digest
 	// Size of the blob, or -1 when unknown.
 	Size int64
-	// DiffID the uncompressed tar must hash to.
+	// DiffID the uncompressed tar must hash to, or "" to compute it (import).
 	DiffID digest.Digest
 	// Parent is the chain ID of the layer below, "" for a base layer.
 	Parent digest.Digest
@@ -46,9 +46,10 @@ type Unpack struct {
 
 // Unpacked is what Unpack stored.
 type Unpacked struct {
-	Blob     digest.Digest
-	BlobSize int64
-	Layer    LayerInfo
+	Blob        digest.Digest
+	BlobSize    int64
+	Compression image.Compression
+	Layer       LayerInfo
 }
 
 // Unpack streams a layer blob through hashing, decompression and extraction
@@ -56,10 +57,6 @@ type Unpacked struct {
 // blob digest and the diff ID match. On any error nothing becomes visible.
 func (s *Store) Unpack(ctx context.Context, r io.Reader, u Unpack) (Unpacked, error) {
 	var out Unpacked
-	if u.DiffID == "" {
-		return out, fmt.Errorf("unpacking a layer needs its diff ID: %w", errdefs.ErrInvalid)
-	}
-	chainID := ChainID(u.Parent, u.DiffID)
 	bw := u.BlobWriter
 	if bw == nil && u.KeepBlob {
 		var err error
@@ -92,7 +89,8 @@ func (s *Store) Unpack(ctx context.Context, r io.Reader, u Unpack) (Unpacked, er
 		rawHash = alg.Digester()
 		sink = rawHash.Hash()
 	}
-	raw := bufio.NewReaderSize(io.TeeReader(r, sink), 1<<20)
+	rawCount := &countReader{r: r}
+	raw := bufio.NewReaderSize(io.TeeReader(rawCount, sink), 1<<20)
 	comp := image.Uncompressed
 	if u.MediaType != "" {
 		c, err := image.LayerCompression(u.MediaType)
@@ -109,11 +107,16 @@ func (s *Store) Unpack(ctx context.Context, r io.Reader, u Unpack) (Unpacked, er
 		return out, fmt.Errorf("layer %s: %w", displayBlob(u), err)
 	}
 	defer dec.Close()
-	var tarStream io.Reader = dec
+	counted := &countReader{r: dec}
+	var tarStream io.Reader = counted
 	var diffHash digest.Digester
-	if comp != image.Uncompressed || (u.Blob != "" && u.Blob.Algorithm() != u.DiffID.Algorithm()) {
-		diffHash = u.DiffID.Algorithm().Digester()
-		tarStream = io.TeeReader(dec, diffHash.Hash())
+	diffAlg := digest.Canonical
+	if u.DiffID != "" {
+		diffAlg = u.DiffID.Algorithm()
+	}
+	if comp != image.Uncompressed || (u.Blob != "" && u.Blob.Algorithm() != diffAlg) || (bw == nil && rawHash.Digest().Algorithm() != diffAlg) {
+		diffHash = diffAlg.Digester()
+		tarStream = io.TeeReader(counted, diffHash.Hash())
 	}
 
 	lw, err := s.NewLayerWriter(ctx)
@@ -136,10 +139,10 @@ func (s *Store) Unpack(ctx context.Context, r io.Reader, u Unpack) (Unpacked, er
 	var blobDigest digest.Digest
 	if bw != nil {
 		blobDigest = bw.Digest()
-		out.BlobSize = bw.Offset()
 	} else {
 		blobDigest = rawHash.Digest()
 	}
+	out.BlobSize, out.Compression = rawCount.n, comp
 	if u.Blob != "" && blobDigest != u.Blob {
 		if bw != nil {
 			bw.Discard()
@@ -150,7 +153,7 @@ func (s *Store) Unpack(ctx context.Context, r io.Reader, u Unpack) (Unpacked, er
 	if diffHash != nil {
 		diffID = diffHash.Digest()
 	}
-	if diffID != u.DiffID {
+	if u.DiffID != "" && diffID != u.DiffID {
 		if bw != nil {
 			bw.Discard()
 		}
@@ -175,7 +178,7 @@ func (s *Store) Unpack(ctx context.Context, r io.Reader, u Unpack) (Unpacked, er
 			return out, err
 		}
 	}
-	info := LayerInfo{ChainID: chainID, DiffID: u.DiffID, Parent: u.Parent, Size: size}
+	info := LayerInfo{ChainID: ChainID(u.Parent, diffID), DiffID: diffID, Parent: u.Parent, Size: size, DiffSize: counted.n}
 	if err := lw.Commit(info); err != nil {
 		return out, err
 	}
@@ -185,10 +188,24 @@ func (s *Store) Unpack(ctx context.Context, r io.Reader, u Unpack) (Unpacked, er
 }
 
 func displayBlob(u Unpack) string {
-	if u.Blob != "" {
+	switch {
+	case u.Blob != "":
 		return u.Blob.String()
+	case u.DiffID != "":
+		return u.DiffID.String()
 	}
-	return u.DiffID.String()
+	return "from the input"
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // skipWriter passes writes on after dropping the first skip bytes.

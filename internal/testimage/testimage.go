@@ -132,3 +132,49 @@ func Config(cmd []string, layers ...[]byte) []byte {
 	}
 	return b
 }
+
+// ArchiveImage is one image of a Docker archive.
+type ArchiveImage struct {
+	Config []byte
+	Layers [][]byte // uncompressed, or compressed as they should appear
+	Tags   []string
+}
+
+// DockerArchive builds an archive as `docker save` of Docker 20.10 writes
+// it: <id>/layer.tar per layer, <config>.json, manifest.json.
+func DockerArchive(imgs ...ArchiveImage) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	file := func(name string, b []byte) {
+		tw.WriteHeader(&tar.Header{Name: name, Size: int64(len(b)), Mode: 0o644, ModTime: Epoch, Typeflag: tar.TypeReg})
+		tw.Write(b)
+	}
+	type entry struct {
+		Config   string
+		RepoTags []string
+		Layers   []string
+	}
+	var manifest []entry
+	written := map[string]bool{}
+	for _, img := range imgs {
+		e := entry{Config: digest.FromBytes(img.Config).Encoded() + ".json", RepoTags: img.Tags}
+		for _, l := range img.Layers {
+			id := digest.FromBytes(l).Encoded()
+			name := id + "/layer.tar"
+			if !written[name] {
+				tw.WriteHeader(&tar.Header{Name: id + "/", Mode: 0o755, ModTime: Epoch, Typeflag: tar.TypeDir})
+				file(id+"/VERSION", []byte("1.0"))
+				file(id+"/json", []byte(`{"id":"`+id+`"}`))
+				file(name, l)
+				written[name] = true
+			}
+			e.Layers = append(e.Layers, name)
+		}
+		file(e.Config, img.Config)
+		manifest = append(manifest, e)
+	}
+	m, _ := json.Marshal(manifest)
+	file("manifest.json", m)
+	tw.Close()
+	return buf.Bytes()
+}

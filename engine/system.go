@@ -1,0 +1,61 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-dev/berth/store"
+)
+
+// DiskUsage is what `system df` reports.
+type DiskUsage struct {
+	Images     []ImageSummary
+	LayersSize int64 // every image layer once
+	// Containers and volumes are filled in by the container runtime.
+	Containers []ContainerUsage
+	Volumes    []VolumeUsage
+}
+
+// ContainerUsage is one container's writable layer.
+type ContainerUsage struct {
+	ID      string
+	Running bool
+	Size    int64
+}
+
+// VolumeUsage is one volume.
+type VolumeUsage struct {
+	Name  string
+	InUse bool
+	Size  int64
+}
+
+// DiskUsage measures what images hold, shared layers counted once.
+func (e *Engine) DiskUsage(ctx context.Context) (DiskUsage, error) {
+	var du DiskUsage
+	imgs, err := e.Images(ctx)
+	if err != nil {
+		return du, err
+	}
+	du.Images = imgs
+	seen := map[digest.Digest]bool{}
+	err = e.store.View(ctx, func(tx *store.Tx) error {
+		recs, err := tx.Images(ctx)
+		for _, img := range recs {
+			for _, l := range img.Layers {
+				if !seen[l.ChainID] {
+					seen[l.ChainID] = true
+					du.LayersSize += l.Size
+				}
+			}
+		}
+		return err
+	})
+	return du, err
+}
+
+// Check verifies the whole store; see store.Check.
+func (e *Engine) Check(ctx context.Context, progress func(string)) (store.CheckReport, error) {
+	return e.store.Check(ctx, progress)
+}
