@@ -76,7 +76,7 @@ func (e *Engine) Familiar(ref string) string {
 
 // NoSuchImage is the error for a name or ID that matches no image.
 func NoSuchImage(name string) error {
-	return fmt.Errorf("No such image: %s: %w", name, errdefs.ErrNotFound) //nolint:staticcheck // Docker's wording
+	return errdefs.Newf(errdefs.ErrNotFound, "No such image: %s", name)
 }
 
 // Resolved is how a name given by the user resolved.

@@ -89,7 +89,7 @@ func TestLoadListInspectHistory(t *testing.T) {
 			t.Errorf("Resolve(%q) = %v, %v", name, r.ID, err)
 		}
 	}
-	if _, err := e.Resolve(ctx, "nope"); !errors.Is(err, errdefs.ErrNotFound) || err.Error() != "No such image: nope: not found" {
+	if _, err := e.Resolve(ctx, "nope"); !errors.Is(err, errdefs.ErrNotFound) || err.Error() != "No such image: nope" {
 		t.Errorf("missing image: %v", err)
 	}
 	report, err := e.Check(ctx, nil)

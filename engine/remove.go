@@ -89,8 +89,8 @@ func (e *Engine) Remove(ctx context.Context, name string, force bool) ([]DeleteI
 		removedRepoRef := false
 		if !isImageIDPrefix(id.String(), name) {
 			if !force && isSingleReference(refs) && len(ctrs) > 0 {
-				return fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s: %w",
-					name, shortContainerID(ctrs[0].ID), image.ShortID(id), errdefs.ErrConflict)
+				return errdefs.Newf(errdefs.ErrConflict, "conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s",
+					name, shortContainerID(ctrs[0].ID), image.ShortID(id))
 			}
 			ref, err := e.ParseReference(name)
 			if err != nil {

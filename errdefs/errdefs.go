@@ -5,7 +5,10 @@
 // mapped once to HTTP status codes (the hub) and once to CLI exit codes.
 package errdefs
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrNotFound: the named thing does not exist.
@@ -34,3 +37,19 @@ func IsConflict(err error) bool { return errors.Is(err, ErrConflict) }
 
 // IsInvalid reports whether err is, or wraps, ErrInvalid.
 func IsInvalid(err error) bool { return errors.Is(err, ErrInvalid) }
+
+// Newf returns an error of the given kind whose text is only the formatted
+// message: for messages that already say what went wrong ("No such image:
+// foo"), where ": not found" would be noise. %w in format wraps as usual.
+func Newf(kind error, format string, a ...any) error {
+	return &kindError{kind: kind, err: fmt.Errorf(format, a...)}
+}
+
+type kindError struct {
+	kind error
+	err  error
+}
+
+func (e *kindError) Error() string { return e.err.Error() }
+
+func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/image"
 )
 
@@ -19,6 +20,7 @@ type app struct {
 	hub       string
 	logLevel  string
 	closers   []func() error
+	eng       *engine.Engine
 }
 
 func newApp(in io.Reader, out, errw io.Writer) *app {
@@ -29,6 +31,16 @@ func newApp(in io.Reader, out, errw io.Writer) *app {
 func (a *app) commands() []*cobra.Command {
 	return []*cobra.Command{
 		a.versionCommand(),
+		a.imageCommand(),
+		a.systemCommand(),
+		a.imagesCommand("images"),
+		a.rmiCommand("rmi"),
+		a.tagCommand(),
+		a.saveCommand(),
+		a.loadCommand(),
+		a.importCommand(),
+		a.historyCommand(),
+		a.inspectCommand(),
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -26,10 +25,16 @@ const (
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a := newApp(os.Stdin, os.Stdout, os.Stderr)
+	return Run(ctx, args[1:], os.Stdin, os.Stdout, os.Stderr)
+}
+
+// Run runs one command line (without the program name) on the given
+// streams and returns its exit code. Tests call it in-process.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := newApp(stdin, stdout, stderr)
 	defer a.close()
 	root := a.rootCommand()
-	root.SetArgs(args[1:])
+	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
@@ -46,7 +51,10 @@ func (a *app) report(err error) int {
 		}
 		return se.code
 	}
-	fmt.Fprintln(a.stderr, "Error: "+capitalFirst(err.Error()))
+	if errors.Is(err, context.Canceled) {
+		return 130
+	}
+	a.printError(err)
 	return exitFailure
 }
 
@@ -61,13 +69,6 @@ func (e statusError) Error() string { return e.msg }
 // exitStatus ends a command with code and no further message, as `docker run`
 // does with the container's exit code.
 func exitStatus(code int) error { return statusError{code: code} }
-
-func capitalFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
 
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{

@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"strings"
+	"time"
+
+	units "github.com/docker/go-units"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/engine"
+)
+
+func (a *app) imagePruneCommand() *cobra.Command {
+	var all, force bool
+	var filters []string
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unused images",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			keep, err := pruneFilters(filters)
+			if err != nil {
+				return err
+			}
+			warning := "WARNING! This will remove all dangling images."
+			if all {
+				warning = "WARNING! This will remove all images without at least one container associated to them."
+			}
+			if !force && !a.confirm(warning) {
+				return nil
+			}
+			e, err := a.engine(cmd.Context())
+			if err != nil {
+				return err
+			}
+			rep, err := e.Prune(cmd.Context(), all, keep)
+			if err != nil {
+				return err
+			}
+			if len(rep.Deleted) > 0 {
+				fmt.Fprintln(a.stdout, "Deleted Images:")
+				printDeleted(a, rep.Deleted, "untagged: ", "deleted: ")
+				fmt.Fprintln(a.stdout)
+			}
+			fmt.Fprintln(a.stdout, "Total reclaimed space:", units.HumanSize(float64(rep.SpaceReclaimed)))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, `Provide filter values (e.g. "until=<timestamp>")`)
+	return cmd
+}
+
+// confirm asks Docker's question and reads the answer from stdin.
+func (a *app) confirm(warning string) bool {
+	fmt.Fprintf(a.stdout, "%s\nAre you sure you want to continue? [y/N] ", warning)
+	answer, _ := bufio.NewReader(a.stdin).ReadString('\n')
+	answer = strings.ToLower(strings.TrimSpace(answer))
+	return answer == "y" || answer == "yes"
+}
+
+// pruneFilters reads until= and label= into a "keep this image" test.
+func pruneFilters(filters []string) (func(engine.ImageSummary) bool, error) {
+	var keeps []func(engine.ImageSummary) bool
+	for _, f := range filters {
+		key, value, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, fmt.Errorf("bad format of filter (expected name=value)")
+		}
+		switch key {
+		case "until":
+			cut, err := untilTime(value)
+			if err != nil {
+				return nil, err
+			}
+			keeps = append(keeps, func(s engine.ImageSummary) bool { return !s.Created.Before(cut) })
+		case "label", "label!":
+			k, v, hasValue := strings.Cut(value, "=")
+			neg := key == "label!"
+			keeps = append(keeps, func(s engine.ImageSummary) bool {
+				got, ok := s.Labels[k]
+				match := ok && (!hasValue || got == v)
+				return match == neg
+			})
+		default:
+			return nil, fmt.Errorf("invalid filter '%s'", key)
+		}
+	}
+	return func(s engine.ImageSummary) bool {
+		for _, k := range keeps {
+			if k(s) {
+				return true
+			}
+		}
+		return false
+	}, nil
+}
+
+func untilTime(v string) (time.Time, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, time.RFC3339, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	var sec int64
+	if _, err := fmt.Sscanf(v, "%d", &sec); err == nil {
+		return time.Unix(sec, 0), nil
+	}
+	return time.Time{}, fmt.Errorf("invalid until filter %q: want a duration (24h) or a timestamp", v)
+}

@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	units "github.com/docker/go-units"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) systemCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "system", Short: "Manage berth"}
+	cmd.AddCommand(a.dfCommand(), a.checkCommand())
+	return cmd
+}
+
+func (a *app) dfCommand() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "df [OPTIONS]",
+		Short: "Show disk usage",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := a.engine(cmd.Context())
+			if err != nil {
+				return err
+			}
+			du, err := e.DiskUsage(cmd.Context())
+			if err != nil {
+				return err
+			}
+			f, err := newFormatter(a.stdout, format, "{{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+				map[string]string{"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"})
+			if err != nil {
+				return err
+			}
+			// Images: what containers use is not reclaimable; shared layers count once.
+			var active int
+			var used int64
+			for _, img := range du.Images {
+				if img.Containers > 0 {
+					active++
+					used += img.Size - img.SharedSize
+				}
+			}
+			rows := []dfRow{
+				{Type: "Images", TotalCount: len(du.Images), ActiveCount: active, size: du.LayersSize, reclaimable: du.LayersSize - used},
+				{Type: "Containers", TotalCount: len(du.Containers)},
+				{Type: "Local Volumes", TotalCount: len(du.Volumes)},
+				{Type: "Build Cache"},
+			}
+			for _, c := range du.Containers {
+				rows[1].size += c.Size
+				if c.Running {
+					rows[1].ActiveCount++
+				} else {
+					rows[1].reclaimable += c.Size
+				}
+			}
+			for _, v := range du.Volumes {
+				rows[2].size += v.Size
+				if v.InUse {
+					rows[2].ActiveCount++
+				} else {
+					rows[2].reclaimable += v.Size
+				}
+			}
+			for _, r := range rows {
+				js := map[string]any{"Type": r.Type, "TotalCount": r.TotalCount, "Active": r.Active(), "Size": r.Size(), "Reclaimable": r.Reclaimable()}
+				if err := f.item(r, js); err != nil {
+					return err
+				}
+			}
+			return f.flush()
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "", "Format output using a custom template")
+	return cmd
+}
+
+type dfRow struct {
+	Type                    string
+	TotalCount, ActiveCount int
+	size, reclaimable       int64
+}
+
+func (r dfRow) Active() string { return fmt.Sprint(r.ActiveCount) }
+func (r dfRow) Size() string   { return units.HumanSize(float64(r.size)) }
+func (r dfRow) Reclaimable() string {
+	s := units.HumanSize(float64(r.reclaimable))
+	if r.size > 0 && r.Type != "Build Cache" {
+		s += fmt.Sprintf(" (%d%%)", r.reclaimable*100/r.size)
+	}
+	return s
+}
+
+func (a *app) checkCommand() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "check [OPTIONS]",
+		Short: "Verify the local store: re-hash every blob, check every layer and what images and containers reach",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := a.engine(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var progress func(string)
+			if isTerminal(a.stderr) && format == "" {
+				progress = func(s string) { fmt.Fprintln(a.stderr, s+"…") }
+			}
+			r, err := e.Check(cmd.Context(), progress)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				b, _ := json.Marshal(r)
+				fmt.Fprintln(a.stdout, string(b))
+			} else {
+				for _, p := range r.Problems {
+					fmt.Fprintln(a.stdout, p)
+				}
+				fmt.Fprintf(a.stdout, "Checked %d blobs, %d layers, %d images: %d problems.\n", r.Blobs, r.Layers, r.Images, len(r.Problems))
+				if r.UnreferencedBlobs+r.UnreferencedLayers > 0 {
+					fmt.Fprintf(a.stdout, "%d blobs and %d layers are not used by any image (reclaimed by the next rmi or prune).\n", r.UnreferencedBlobs, r.UnreferencedLayers)
+				}
+			}
+			if len(r.Problems) > 0 {
+				return exitStatus(exitFailure)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "", "'json' for a JSON report")
+	return cmd
+}
