@@ -65,7 +65,6 @@ type layerJob struct {
 	parent    *layerJob
 	chainID   digest.Digest
 	parentID  digest.Digest
-	size      int64
 	skip      bool
 	done      chan struct{}
 	err       error

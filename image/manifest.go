@@ -119,7 +119,7 @@ func ParseManifest(declared string, data []byte) (Parsed, error) {
 	return Parsed{MediaType: mt, Manifest: &m}, nil
 }
 
-var errSchema1 = fmt.Errorf("Docker Image Format v1 and Docker Image manifest version 2, schema 1 are not supported; push the image again with a current client: %w", errdefs.ErrUnsupported) //nolint:staticcheck // the sentence is what users read
+var errSchema1 = fmt.Errorf("schema 1 manifests (Docker Image Format v1) are not supported; push the image again with a current client: %w", errdefs.ErrUnsupported)
 
 // manifestType settles the media type from what was declared and what the body says.
 func manifestType(declared string, p probe) (string, error) {

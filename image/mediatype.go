@@ -21,6 +21,10 @@ const (
 
 	// MediaTypeDockerLayerTar is what Docker once used for uncompressed layers.
 	MediaTypeDockerLayerTar = "application/vnd.docker.image.rootfs.diff.tar"
+
+	// Non-distributable layers are deprecated for writing, but images
+	// that have them are still pulled and run.
+	mediaTypeNonDistributable = "application/vnd.oci.image.layer.nondistributable.v1.tar"
 )
 
 // Compression is how a layer blob is encoded.
@@ -47,11 +51,11 @@ func (c Compression) String() string {
 // or fails for a media type that is not a layer berth can unpack.
 func LayerCompression(mediaType string) (Compression, error) {
 	switch mediaType {
-	case ocispec.MediaTypeImageLayer, ocispec.MediaTypeImageLayerNonDistributable, MediaTypeDockerLayerTar: //nolint:staticcheck // still seen in the field
+	case ocispec.MediaTypeImageLayer, mediaTypeNonDistributable, MediaTypeDockerLayerTar:
 		return Uncompressed, nil
-	case ocispec.MediaTypeImageLayerGzip, ocispec.MediaTypeImageLayerNonDistributableGzip, MediaTypeDockerLayer, MediaTypeDockerForeignLayer: //nolint:staticcheck
+	case ocispec.MediaTypeImageLayerGzip, mediaTypeNonDistributable + "+gzip", MediaTypeDockerLayer, MediaTypeDockerForeignLayer:
 		return Gzip, nil
-	case ocispec.MediaTypeImageLayerZstd, ocispec.MediaTypeImageLayerNonDistributableZstd: //nolint:staticcheck
+	case ocispec.MediaTypeImageLayerZstd, mediaTypeNonDistributable + "+zstd":
 		return Zstd, nil
 	}
 	return 0, fmt.Errorf("layer media type %q: %w", mediaType, errdefs.ErrUnsupported)

@@ -213,7 +213,9 @@ func imageFilters(filters []string) (imageMatcher, error) {
 			if err != nil {
 				return nil, err
 			}
-			preds = append(preds, func(_ *engine.Engine, _ []engine.ImageSummary, img engine.ImageSummary) bool { return img.Dangling() == want })
+			preds = append(preds, func(_ *engine.Engine, _ []engine.ImageSummary, img engine.ImageSummary) bool {
+				return img.Dangling() == want
+			})
 		case "reference":
 			preds = append(preds, func(_ *engine.Engine, _ []engine.ImageSummary, img engine.ImageSummary) bool {
 				for _, t := range img.RepoTags {
