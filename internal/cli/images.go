@@ -127,6 +127,10 @@ func (a *app) runImages(ctx context.Context, o imagesOptions) error {
 		if (img.Intermediate && !o.all) || !match(e, imgs, img) {
 			continue
 		}
+		var ok bool
+		if img, ok = narrowTags(img, o.filters); !ok {
+			continue
+		}
 		for _, row := range imageRows(img, o.digests, o.noTrunc) {
 			if o.quiet {
 				if seen[row.ID()] {
@@ -217,18 +221,7 @@ func imageFilters(filters []string) (imageMatcher, error) {
 				return img.Dangling() == want
 			})
 		case "reference":
-			preds = append(preds, func(_ *engine.Engine, _ []engine.ImageSummary, img engine.ImageSummary) bool {
-				for _, t := range img.RepoTags {
-					name := t[:strings.LastIndex(t, ":")]
-					if m, _ := path.Match(value, t); m {
-						return true
-					}
-					if m, _ := path.Match(value, name); m {
-						return true
-					}
-				}
-				return false
-			})
+			// Handled by narrowTags: it selects names, not only images.
 		case "before", "since":
 			preds = append(preds, func(e *engine.Engine, all []engine.ImageSummary, img engine.ImageSummary) bool {
 				r, err := e.Resolve(context.Background(), value)
@@ -263,6 +256,46 @@ func imageFilters(filters []string) (imageMatcher, error) {
 		}
 		return true
 	}, nil
+}
+
+// narrowTags keeps the names matching every reference= filter, as Docker's
+// daemon does (pattern against "name:tag" or "name"); an image left without
+// names is not listed.
+func narrowTags(img engine.ImageSummary, filters []string) (engine.ImageSummary, bool) {
+	var patterns []string
+	for _, f := range filters {
+		if v, ok := strings.CutPrefix(f, "reference="); ok {
+			patterns = append(patterns, v)
+		}
+	}
+	if len(patterns) == 0 {
+		return img, true
+	}
+	matches := func(ref, name string) bool {
+		for _, p := range patterns {
+			if m, _ := path.Match(p, ref); m {
+				return true
+			}
+			if m, _ := path.Match(p, name); m {
+				return true
+			}
+		}
+		return false
+	}
+	var tags, digests []string
+	for _, t := range img.RepoTags {
+		if matches(t, t[:strings.LastIndex(t, ":")]) {
+			tags = append(tags, t)
+		}
+	}
+	for _, d := range img.RepoDigests {
+		name, _, _ := strings.Cut(d, "@")
+		if matches(d, name) {
+			digests = append(digests, d)
+		}
+	}
+	img.RepoTags, img.RepoDigests = tags, digests
+	return img, len(tags)+len(digests) > 0
 }
 
 func boolFilter(v string) (bool, error) {
