@@ -29,6 +29,7 @@ func newApp(in io.Reader, out, errw io.Writer) *app {
 func (a *app) commands() []*cobra.Command {
 	return []*cobra.Command{
 		a.versionCommand(),
+		a.hubCommand(),
 	}
 }
 

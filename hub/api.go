@@ -1,0 +1,7 @@
+package hub
+
+import "net/http"
+
+func (h *Hub) serveAPI(w http.ResponseWriter, r *http.Request) {
+	http.NotFound(w, r)
+}
