@@ -1,7 +1,9 @@
 package hub
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -327,4 +329,18 @@ func (p *passwordCache) forget(string) {
 	p.mu.Lock()
 	p.m = nil
 	p.mu.Unlock()
+}
+
+// inNamespace lists a namespace's repositories, by name.
+func (c *repoCache) inNamespace(ns string) []meta.Repo {
+	c.mu.RLock()
+	var out []meta.Repo
+	for name, r := range c.m {
+		if namespace(name) == ns {
+			out = append(out, r)
+		}
+	}
+	c.mu.RUnlock()
+	slices.SortFunc(out, func(a, b meta.Repo) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
