@@ -49,7 +49,7 @@ func repoJSON(r meta.Repo, full bool) RepoJSON {
 
 func jsonError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="`+"api"+`"`)
+		w.Header().Set("WWW-Authenticate", `Basic realm="berth hub"`)
 	}
 	writeJSON(w, r, status, map[string]string{"error": msg})
 }
