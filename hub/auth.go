@@ -171,7 +171,9 @@ func (h *Hub) authorize(w http.ResponseWriter, r *http.Request, name string, act
 	case allowed:
 		return true
 	case denied:
-		writeError(w, r, newError(codeDenied, "requested access to the resource is denied"))
+		// 401, not 403: the docker CLI retries a 403 for a minute, while a
+		// 401 with error="insufficient_scope" stops it with "denied".
+		h.challenge(w, r, name, actions, "insufficient_scope", "requested access to the resource is denied")
 	default:
 		h.challenge(w, r, name, actions, d.errCode, d.msg)
 	}
