@@ -105,6 +105,7 @@ func (h *Hub) apiSearch(w http.ResponseWriter, r *http.Request, id identity) {
 	if !onlyGet(w, r) {
 		return
 	}
+	id = id.narrow("registry", "catalog", "search")
 	q := r.URL.Query()
 	badge := q.Get("badge")
 	if badge != "" {
@@ -172,6 +173,7 @@ func (h *Hub) apiNamespace(w http.ResponseWriter, r *http.Request, id identity, 
 	if !onlyGet(w, r) {
 		return
 	}
+	id = id.narrow("registry", "catalog", "search")
 	ctx := r.Context()
 	kind := ""
 	members := []string{}
@@ -219,6 +221,11 @@ func (h *Hub) apiRepository(w http.ResponseWriter, r *http.Request, id identity,
 		return
 	}
 	repo := canonical(name)
+	if r.Method == http.MethodPatch {
+		id = id.narrow("repository", repo, "push")
+	} else {
+		id = id.narrow("repository", repo, "pull")
+	}
 	rep, ok := h.repos.get(repo)
 	if !ok || !h.canPull(id, repo) {
 		jsonError(w, r, http.StatusNotFound, "no repository "+name)

@@ -24,6 +24,20 @@ type identity struct {
 	user  string
 	admin bool
 	orgs  []string
+	// claims are the bearer token's grants; nil when the user gave a
+	// password, which carries all of the user's rights.
+	claims *token.Claims
+}
+
+// narrow is id as far as its token allows an action: a token only speaks
+// for its user on what it lists, so a token for one repository does not
+// star another, and one without registry:catalog:search searches as
+// anonymous.
+func (id identity) narrow(typ, name, action string) identity {
+	if id.claims == nil || id.claims.Allows(typ, name, action) {
+		return id
+	}
+	return identity{}
 }
 
 // loadIdentity reads a user's admin flag and organisations.
@@ -75,13 +89,15 @@ func (h *Hub) requestIdentity(r *http.Request) (identity, error) {
 			return identity{}, err
 		}
 		if c.Subject == "" {
-			return identity{}, nil
+			return identity{claims: c}, nil
 		}
 		u, err := h.meta.User(ctx, c.Subject)
 		if err != nil {
 			return identity{}, fmt.Errorf("token for an unknown user: %w", errdefs.ErrUnauthorized)
 		}
-		return h.loadIdentity(ctx, u)
+		id, err := h.loadIdentity(ctx, u)
+		id.claims = c
+		return id, err
 	}
 	if name, pw, ok := r.BasicAuth(); ok {
 		u, err := h.checkPassword(ctx, name, pw)

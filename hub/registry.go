@@ -447,6 +447,7 @@ func (h *Hub) serveCatalog(w http.ResponseWriter, r *http.Request) {
 		h.challenge(w, r, "", nil, "invalid_token", err.Error())
 		return
 	}
+	id = id.narrow("registry", "catalog", "*")
 	n, last, err := pageParams(r)
 	if err != nil {
 		writeError(w, r, &apiError{code: errorCode{"PAGINATION_NUMBER_INVALID", http.StatusBadRequest}, msg: err.Error()})

@@ -53,6 +53,7 @@ func (h *Hub) serveV1Search(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, r, http.StatusUnauthorized, map[string]string{"error": err.Error()})
 		return
 	}
+	id = id.narrow("registry", "catalog", "search")
 	q := r.URL.Query()
 	n := atoiRange(q.Get("n"), 25, 1, 100)
 	page := atoiRange(q.Get("page"), 1, 1, 1<<20)
