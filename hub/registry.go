@@ -315,7 +315,11 @@ func (h *Hub) startUpload(w http.ResponseWriter, r *http.Request, rt route) {
 	q := r.URL.Query()
 	if m := q.Get("mount"); m != "" {
 		if d, err := image.ParseDigest(m); err == nil && h.mount(r, repo, d, q.Get("from")) {
-			h.blobCreated(w, r, rt.name, d)
+			hdr := w.Header()
+			hdr.Set("Location", "/v2/"+rt.name+"/blobs/"+d.String())
+			hdr.Set("Docker-Content-Digest", d.String())
+			hdr.Set("Content-Length", "0")
+			w.WriteHeader(http.StatusCreated)
 			return
 		}
 		// Anything else starts a normal upload, as the spec allows.
@@ -353,28 +357,35 @@ func (h *Hub) mount(r *http.Request, repo string, d digest.Digest, from string) 
 	if from == "" || !validName(from) || h.decide(r, from, "pull").verdict != allowed {
 		return false
 	}
-	src := canonical(from)
-	if !h.hasLink(r.Context(), src, d) {
+	if !h.hasLink(r.Context(), canonical(from), d) {
 		return false
 	}
-	if _, err := h.blobs.Stat(r.Context(), d); err != nil {
-		return false
-	}
-	h.touched.touch(d)
-	return true
+	return h.linkBlob(r.Context(), repo, d) == nil
 }
 
-// blobCreated links a stored blob to the repository and answers 201.
-func (h *Hub) blobCreated(w http.ResponseWriter, r *http.Request, name string, d digest.Digest) {
-	repo := canonical(name)
-	if err := h.meta.LinkBlob(r.Context(), repo, d); err != nil {
-		writeError(w, r, toAPIError(err, aboutBlob))
-		return
+// linkBlob lets repo serve a stored blob. It holds the blob's lock so the
+// collector cannot delete the blob between the check and the link.
+func (h *Hub) linkBlob(ctx context.Context, repo string, d digest.Digest) error {
+	defer h.locks.lock(d)()
+	if _, err := h.blobs.Stat(ctx, d); err != nil {
+		return err
+	}
+	h.touched.touch(d)
+	if err := h.meta.LinkBlob(ctx, repo, d); err != nil {
+		return err
 	}
 	h.links.add(repo, d)
-	h.touched.touch(d)
 	if _, known := h.repos.get(repo); !known {
-		h.refreshRepo(r.Context(), repo)
+		h.refreshRepo(ctx, repo)
+	}
+	return nil
+}
+
+// blobCreated answers 201 for a blob now in the repository.
+func (h *Hub) blobCreated(w http.ResponseWriter, r *http.Request, name string, d digest.Digest) {
+	if err := h.linkBlob(r.Context(), canonical(name), d); err != nil {
+		writeError(w, r, toAPIError(err, aboutBlob))
+		return
 	}
 	hdr := w.Header()
 	hdr.Set("Location", "/v2/"+name+"/blobs/"+d.String())

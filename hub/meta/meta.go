@@ -142,6 +142,11 @@ type Content interface {
 	BlobLink(ctx context.Context, repo string, d digest.Digest) (BlobLink, error)
 	// UnlinkBlob removes a link or returns ErrNotFound.
 	UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error
+	// ChildReferenced reports whether a manifest in repo ("" for any
+	// repository) names d as its config, a layer or an index child.
+	ChildReferenced(ctx context.Context, repo string, d digest.Digest) (bool, error)
+	// BlobLinked reports whether any repository links d.
+	BlobLinked(ctx context.Context, d digest.Digest) (bool, error)
 }
 
 // Walker lists everything, for the garbage collector.

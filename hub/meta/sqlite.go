@@ -45,6 +45,13 @@ CREATE TABLE IF NOT EXISTS manifests (
 	pushed INTEGER NOT NULL,
 	PRIMARY KEY (repo, digest)
 );
+CREATE TABLE IF NOT EXISTS manifest_children (
+	repo TEXT NOT NULL,
+	manifest TEXT NOT NULL,
+	child TEXT NOT NULL,
+	PRIMARY KEY (repo, manifest, child)
+);
+CREATE INDEX IF NOT EXISTS manifest_children_child ON manifest_children (child, repo);
 CREATE INDEX IF NOT EXISTS manifests_subject ON manifests (repo, subject) WHERE subject != '';
 CREATE TABLE IF NOT EXISTS tags (
 	repo TEXT NOT NULL,
@@ -60,6 +67,7 @@ CREATE TABLE IF NOT EXISTS blob_links (
 	created INTEGER NOT NULL,
 	PRIMARY KEY (repo, digest)
 );
+CREATE INDEX IF NOT EXISTS blob_links_digest ON blob_links (digest);
 CREATE TABLE IF NOT EXISTS users (
 	name TEXT PRIMARY KEY,
 	password_hash TEXT NOT NULL,
@@ -305,6 +313,14 @@ func (s *SQLite) PutManifest(ctx context.Context, m Manifest, tags ...string) er
 		if err != nil {
 			return err
 		}
+		if _, err := t.ExecContext(ctx, `DELETE FROM manifest_children WHERE repo = ? AND manifest = ?`, m.Repo, m.Digest.String()); err != nil {
+			return err
+		}
+		for _, c := range children {
+			if _, err := t.ExecContext(ctx, `INSERT OR IGNORE INTO manifest_children (repo, manifest, child) VALUES (?, ?, ?)`, m.Repo, m.Digest.String(), c); err != nil {
+				return err
+			}
+		}
 		for _, tag := range tags {
 			if _, err := t.ExecContext(ctx, `INSERT INTO tags (repo, name, digest, updated) VALUES (?, ?, ?, ?)
 				ON CONFLICT (repo, name) DO UPDATE SET digest = excluded.digest, updated = excluded.updated`,
@@ -366,6 +382,9 @@ func (s *SQLite) DeleteManifest(ctx context.Context, repo string, d digest.Diges
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("manifest %s in %s: %w", d, repo, errdefs.ErrNotFound)
+		}
+		if _, err := t.ExecContext(ctx, `DELETE FROM manifest_children WHERE repo = ? AND manifest = ?`, repo, d.String()); err != nil {
+			return err
 		}
 		res, err = t.ExecContext(ctx, `DELETE FROM tags WHERE repo = ? AND digest = ?`, repo, d.String())
 		if err != nil {
@@ -490,6 +509,25 @@ func (s *SQLite) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) e
 		}
 		return logChange(ctx, t, ChangeBlobs, repo)
 	})
+}
+
+// ChildReferenced reports whether a manifest names d.
+func (s *SQLite) ChildReferenced(ctx context.Context, repo string, d digest.Digest) (bool, error) {
+	var n int
+	var err error
+	if repo == "" {
+		err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM manifest_children WHERE child = ? LIMIT 1)`, d.String()).Scan(&n)
+	} else {
+		err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM manifest_children WHERE child = ? AND repo = ? LIMIT 1)`, d.String(), repo).Scan(&n)
+	}
+	return n > 0, err
+}
+
+// BlobLinked reports whether any repository links d.
+func (s *SQLite) BlobLinked(ctx context.Context, d digest.Digest) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM blob_links WHERE digest = ? LIMIT 1)`, d.String()).Scan(&n)
+	return n > 0, err
 }
 
 // WalkManifests visits every manifest.

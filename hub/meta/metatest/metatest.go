@@ -85,6 +85,15 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		if got.Size != 123 || got.MediaType != m.MediaType || !slices.Equal(got.Children, m.Children) || got.Annotations["k"] != "v" || got.Pushed.IsZero() {
 			t.Fatalf("manifest = %+v", got)
 		}
+		for _, c := range []struct {
+			repo string
+			d    digest.Digest
+			want bool
+		}{{"a/app", d("layer"), true}, {"", d("layer"), true}, {"b/other", d("layer"), false}, {"a/app", d("m1"), false}, {"", d("nothing"), false}} {
+			if got, err := s.ChildReferenced(ctx, c.repo, c.d); err != nil || got != c.want {
+				t.Errorf("ChildReferenced(%q, %s) = %v, %v; want %v", c.repo, c.d, got, err, c.want)
+			}
+		}
 		if _, err := s.Manifest(ctx, "b/other", d("m1")); !errors.Is(err, errdefs.ErrNotFound) {
 			t.Fatalf("manifest seen from another repository: %v", err)
 		}
@@ -116,9 +125,12 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		if err := s.DeleteTag(ctx, "a/app", "v2"); !errors.Is(err, errdefs.ErrNotFound) {
 			t.Fatalf("second DeleteTag: %v", err)
 		}
-		// Deleting a manifest takes its tags with it.
+		// Deleting a manifest takes its tags and its references with it.
 		if err := s.DeleteManifest(ctx, "a/app", d("m1")); err != nil {
 			t.Fatal(err)
+		}
+		if got, _ := s.ChildReferenced(ctx, "", d("layer")); got {
+			t.Error("a deleted manifest still references its layer")
 		}
 		if _, err := s.Tag(ctx, "a/app", "v1"); !errors.Is(err, errdefs.ErrNotFound) {
 			t.Fatalf("tag of a deleted manifest: %v", err)
@@ -177,6 +189,12 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		}
 		if _, err := s.BlobLink(ctx, "b/other", d("b")); !errors.Is(err, errdefs.ErrNotFound) {
 			t.Fatal("link visible from another repository")
+		}
+		if ok, err := s.BlobLinked(ctx, d("b")); err != nil || !ok {
+			t.Fatalf("BlobLinked = %v, %v", ok, err)
+		}
+		if ok, _ := s.BlobLinked(ctx, d("c")); ok {
+			t.Fatal("BlobLinked of an unlinked blob")
 		}
 		var links []meta.BlobLink
 		if err := s.WalkBlobLinks(ctx, func(l meta.BlobLink) error { links = append(links, l); return nil }); err != nil || len(links) != 1 {
