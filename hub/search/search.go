@@ -3,13 +3,17 @@
 // hub: exact name, then name prefix, then name substring, then description;
 // official images before others; then stars.
 //
-// The index holds a few hundred bytes per repository and answers a query by
-// one scan that keeps only the best page in a heap, so a query costs
-// O(repositories) without sorting every match: about a millisecond per
-// 100,000 repositories.
+// Names and descriptions sit lowercased in two contiguous buffers, so a
+// query is a few SIMD substring scans over a few megabytes rather than a
+// walk over 100,000 structs; a heap keeps only the best page, and a packed
+// sort key rejects most candidates with one comparison. Changes that keep
+// a repository's name and description (stars, pulls, pushes) update it in
+// place; others append it anew and leave a tombstone, and the buffers are
+// rebuilt when tombstones pile up.
 package search
 
 import (
+	"bytes"
 	"container/heap"
 	"strings"
 	"sync"
@@ -34,34 +38,87 @@ func (e Entry) Official() bool { return e.Badge == "official" }
 
 type item struct {
 	Entry
-	lname, lshort, ldesc string
+	lname, lshort string
+	dead          bool
 }
 
 // Index is safe for concurrent use.
 type Index struct {
-	mu    sync.RWMutex
-	items []item
-	pos   map[string]int // Name -> index in items
+	mu      sync.RWMutex
+	items   []item
+	pos     map[string]int // Name -> live item
+	names   []byte         // "\x00" + lowercased name of every item, in item order
+	nameOff []int          // where each item's name starts in names
+	descs   []byte
+	descOff []int
+	dead    int
 }
 
 // New returns an empty index.
 func New() *Index { return &Index{pos: map[string]int{}} }
 
+// clean keeps the separator out of the text searched.
+func clean(s string) string { return strings.ReplaceAll(strings.ToLower(s), "\x00", "") }
+
 // Put adds or replaces an entry, keyed by Name.
 func (x *Index) Put(e Entry) {
-	it := item{Entry: e, lname: strings.ToLower(e.Name), ldesc: strings.ToLower(e.Description)}
-	it.lshort = it.lname
-	if i := strings.LastIndexByte(it.lname, '/'); i >= 0 {
-		it.lshort = it.lname[i+1:]
-	}
+	lname, ldesc := clean(e.Name), clean(e.Description)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if i, ok := x.pos[e.Name]; ok {
-		x.items[i] = it
-		return
+		old := &x.items[i]
+		if old.lname == lname && x.desc(i) == ldesc {
+			old.Entry = e
+			return
+		}
+		old.dead = true
+		x.dead++
+		delete(x.pos, e.Name)
+	}
+	x.appendItem(e, lname, ldesc)
+	if x.dead > 1024 && x.dead > len(x.items)/4 {
+		x.rebuild()
+	}
+}
+
+func (x *Index) appendItem(e Entry, lname, ldesc string) {
+	it := item{Entry: e, lname: lname, lshort: lname}
+	if i := strings.LastIndexByte(lname, '/'); i >= 0 {
+		it.lshort = lname[i+1:]
 	}
 	x.pos[e.Name] = len(x.items)
 	x.items = append(x.items, it)
+	x.names = append(x.names, 0)
+	x.nameOff = append(x.nameOff, len(x.names))
+	x.names = append(x.names, lname...)
+	x.descs = append(x.descs, 0)
+	x.descOff = append(x.descOff, len(x.descs))
+	x.descs = append(x.descs, ldesc...)
+}
+
+// desc is item i's lowercased description, from the buffer.
+func (x *Index) desc(i int) string {
+	end := len(x.descs)
+	if i+1 < len(x.descOff) {
+		end = x.descOff[i+1] - 1
+	}
+	return string(x.descs[x.descOff[i]:end])
+}
+
+// rebuild drops tombstones.
+func (x *Index) rebuild() {
+	old := x.items
+	descs := make([]string, len(old))
+	for i := range old {
+		descs[i] = x.desc(i)
+	}
+	x.items, x.names, x.nameOff, x.descs, x.descOff, x.dead = nil, nil, nil, nil, nil, 0
+	x.pos = make(map[string]int, len(old))
+	for i, it := range old {
+		if !it.dead {
+			x.appendItem(it.Entry, it.lname, descs[i])
+		}
+	}
 }
 
 // Remove drops an entry by Name.
@@ -72,10 +129,8 @@ func (x *Index) Remove(name string) {
 	if !ok {
 		return
 	}
-	last := len(x.items) - 1
-	x.items[i] = x.items[last]
-	x.pos[x.items[i].Name] = i
-	x.items = x.items[:last]
+	x.items[i].dead = true
+	x.dead++
 	delete(x.pos, name)
 }
 
@@ -83,7 +138,7 @@ func (x *Index) Remove(name string) {
 func (x *Index) Len() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return len(x.items)
+	return len(x.pos)
 }
 
 // Query is a search.
@@ -95,8 +150,8 @@ type Query struct {
 	Sort   string
 	Offset int
 	Limit  int
-	// Visible decides whether the asker may see an entry (private
-	// repositories); nil shows public entries only.
+	// Visible decides whether the asker may see a private entry; nil shows
+	// public entries only.
 	Visible func(Entry) bool
 }
 
@@ -111,130 +166,155 @@ const (
 	tierPrefix
 	tierSubstring
 	tierDescription
-	tierNone
 )
 
-func (it *item) tier(q string) int {
+func (it *item) nameTier(q string) int {
 	switch {
-	case q == "":
-		return tierExact
 	case it.lname == q || it.lshort == q:
 		return tierExact
 	case strings.HasPrefix(it.lname, q) || strings.HasPrefix(it.lshort, q):
 		return tierPrefix
-	case strings.Contains(it.lname, q):
-		return tierSubstring
-	case strings.Contains(it.ldesc, q):
-		return tierDescription
 	}
-	return tierNone
+	return tierSubstring
 }
 
 // Search runs a query.
 func (x *Index) Search(q Query) Result {
-	text := strings.ToLower(strings.TrimSpace(q.Text))
+	text := clean(strings.TrimSpace(q.Text))
 	if q.Limit <= 0 {
 		q.Limit = 25
 	}
-	if q.Offset < 0 {
-		q.Offset = 0
-	}
-	keep := q.Offset + q.Limit
-	h := &topK{less: lessFor(q.Sort)}
-	total := 0
+	q.Offset = max(q.Offset, 0)
+	r := ranker{keep: q.Offset + q.Limit, sort: q.Sort}
 	x.mu.RLock()
-	for i := range x.items {
+	defer x.mu.RUnlock()
+	consider := func(i, tier int) {
 		it := &x.items[i]
-		if q.Badge != "" && it.Badge != q.Badge || it.Stars < q.MinStars {
-			continue
-		}
-		t := it.tier(text)
-		if t == tierNone {
-			continue
+		if it.dead || q.Badge != "" && it.Badge != q.Badge || it.Stars < q.MinStars {
+			return
 		}
 		if it.Private && (q.Visible == nil || !q.Visible(it.Entry)) {
-			continue
+			return
 		}
-		total++
-		c := cand{it: it, tier: t}
-		if h.Len() < keep {
-			heap.Push(h, c)
-		} else if h.less(c, h.c[0]) {
-			h.c[0] = c
-			heap.Fix(h, 0)
-		}
+		r.add(it, tier)
 	}
-	// Copy out under the lock: entries may be replaced after it.
-	out := make([]cand, h.Len())
+	if text == "" {
+		for i := range x.items {
+			consider(i, tierExact)
+		}
+	} else {
+		matched := make([]bool, len(x.items))
+		scan(x.names, x.nameOff, text, func(i int) {
+			matched[i] = true
+			consider(i, x.items[i].nameTier(text))
+		})
+		scan(x.descs, x.descOff, text, func(i int) {
+			if !matched[i] {
+				consider(i, tierDescription)
+			}
+		})
+	}
+	out := make([]*item, r.h.Len())
 	for i := len(out) - 1; i >= 0; i-- {
-		out[i] = heap.Pop(h).(cand)
+		out[i] = heap.Pop(&r.h).(cand).it
 	}
 	page := make([]Entry, 0, q.Limit)
 	for i := q.Offset; i < len(out); i++ {
-		page = append(page, out[i].it.Entry)
+		page = append(page, out[i].Entry)
 	}
-	x.mu.RUnlock()
-	return Result{Entries: page, Total: total}
+	return Result{Entries: page, Total: r.total}
+}
+
+// scan calls fn once for each item whose text in buf contains q. Matches
+// come in buffer order, so the item holding a match is found by walking
+// forward from the last one.
+func scan(buf []byte, off []int, q string, fn func(int)) {
+	needle := []byte(q)
+	i, p := 0, 0
+	for p < len(buf) {
+		j := bytes.Index(buf[p:], needle)
+		if j < 0 {
+			return
+		}
+		at := p + j
+		for i+1 < len(off) && off[i+1] <= at {
+			i++
+		}
+		fn(i)
+		if i+1 >= len(off) {
+			return
+		}
+		i++
+		p = off[i]
+	}
 }
 
 type cand struct {
 	it   *item
-	tier int
+	key  uint64
+	name string
 }
 
-func lessFor(sort string) func(a, b cand) bool {
-	rel := func(a, b cand) bool {
-		if a.tier != b.tier {
-			return a.tier < b.tier
-		}
-		if ao, bo := a.it.Official(), b.it.Official(); ao != bo {
-			return ao
-		}
-		if a.it.Stars != b.it.Stars {
-			return a.it.Stars > b.it.Stars
-		}
-		return a.it.Name < b.it.Name
+// ranker keeps the best candidates in a heap whose root is the worst kept.
+type ranker struct {
+	h     candHeap
+	keep  int
+	total int
+	sort  string
+}
+
+const maxCount = 1<<40 - 1
+
+func inv(n int64) uint64 { return maxCount - uint64(min(max(n, 0), maxCount)) }
+
+// key packs a candidate's order: smaller is better.
+func (r *ranker) key(it *item, tier int) uint64 {
+	rel := uint64(tier) << 1
+	if !it.Official() {
+		rel |= 1
 	}
-	switch sort {
+	switch r.sort {
 	case "stars":
-		return func(a, b cand) bool {
-			if a.it.Stars != b.it.Stars {
-				return a.it.Stars > b.it.Stars
-			}
-			return rel(a, b)
-		}
+		return inv(it.Stars)<<3 | rel
 	case "pulls":
-		return func(a, b cand) bool {
-			if a.it.Pulls != b.it.Pulls {
-				return a.it.Pulls > b.it.Pulls
-			}
-			return rel(a, b)
-		}
+		return inv(it.Pulls)<<3 | rel
 	case "updated":
-		return func(a, b cand) bool {
-			if !a.it.LastPushed.Equal(b.it.LastPushed) {
-				return a.it.LastPushed.After(b.it.LastPushed)
-			}
-			return rel(a, b)
-		}
+		return inv(it.LastPushed.Unix())<<3 | rel
 	case "name":
-		return func(a, b cand) bool { return a.it.Name < b.it.Name }
+		return 0
 	}
-	return rel
+	return rel<<40 | inv(it.Stars)
 }
 
-// topK is a heap whose root is the worst kept candidate.
-type topK struct {
-	c    []cand
-	less func(a, b cand) bool
+func (r *ranker) add(it *item, tier int) {
+	r.total++
+	c := cand{it: it, key: r.key(it, tier), name: it.Name}
+	if r.h.Len() < r.keep {
+		heap.Push(&r.h, c)
+		return
+	}
+	if better(c, r.h[0]) {
+		r.h[0] = c
+		heap.Fix(&r.h, 0)
+	}
 }
 
-func (h *topK) Len() int           { return len(h.c) }
-func (h *topK) Less(i, j int) bool { return h.less(h.c[j], h.c[i]) }
-func (h *topK) Swap(i, j int)      { h.c[i], h.c[j] = h.c[j], h.c[i] }
-func (h *topK) Push(x any)         { h.c = append(h.c, x.(cand)) }
-func (h *topK) Pop() any {
-	last := h.c[len(h.c)-1]
-	h.c = h.c[:len(h.c)-1]
-	return last
+func better(a, b cand) bool {
+	if a.key != b.key {
+		return a.key < b.key
+	}
+	return a.name < b.name
+}
+
+type candHeap []cand
+
+func (h candHeap) Len() int           { return len(h) }
+func (h candHeap) Less(i, j int) bool { return better(h[j], h[i]) }
+func (h candHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *candHeap) Push(x any)        { *h = append(*h, x.(cand)) }
+func (h *candHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return c
 }
