@@ -31,7 +31,6 @@ var (
 	codeDenied              = errorCode{"DENIED", http.StatusForbidden}
 	codeUnsupported         = errorCode{"UNSUPPORTED", http.StatusMethodNotAllowed}
 	codeRangeInvalid        = errorCode{"BLOB_UPLOAD_INVALID", http.StatusRequestedRangeNotSatisfiable}
-	codeTooManyRequests     = errorCode{"TOOMANYREQUESTS", http.StatusTooManyRequests}
 	codeUnknown             = errorCode{"UNKNOWN", http.StatusInternalServerError}
 )
 

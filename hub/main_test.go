@@ -2,7 +2,6 @@ package hub_test
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -142,10 +141,4 @@ func (p *hubProcess) Stop(t testing.TB) {
 	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Fatalf("hub exited %d after SIGTERM: %s", code, p.Log())
 	}
-}
-
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
 }

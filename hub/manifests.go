@@ -222,14 +222,11 @@ func (h *Hub) PutManifest(ctx context.Context, repo string, d digest.Digest, med
 	return m, nil
 }
 
-// foreignLayer reports layers that are not pushed by design.
+// foreignLayer reports layers that are not pushed by design: OCI
+// non-distributable layers and Docker foreign layers.
 func foreignLayer(d ocispec.Descriptor) bool {
-	switch d.MediaType {
-	case ocispec.MediaTypeImageLayerNonDistributable, ocispec.MediaTypeImageLayerNonDistributableGzip, //nolint:staticcheck // still in the field
-		ocispec.MediaTypeImageLayerNonDistributableZstd, image.MediaTypeDockerForeignLayer: //nolint:staticcheck
-		return true
-	}
-	return false
+	return strings.HasPrefix(d.MediaType, "application/vnd.oci.image.layer.nondistributable.") ||
+		d.MediaType == image.MediaTypeDockerForeignLayer
 }
 
 // checkChild fails with MANIFEST_BLOB_UNKNOWN unless the repository holds

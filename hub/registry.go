@@ -53,7 +53,7 @@ func (h *Hub) serveV2(w http.ResponseWriter, r *http.Request) string {
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 	w.Header().Set("Allow", allow)
-	writeError(w, r, &apiError{code: errorCode{"UNSUPPORTED", http.StatusMethodNotAllowed}, msg: r.Method + " is not supported here"})
+	writeError(w, r, newError(codeUnsupported, r.Method+" is not supported here"))
 }
 
 func (h *Hub) servePing(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -57,6 +58,9 @@ func (s *Server) Run(ctx context.Context) error {
 		scheme = "https"
 	}
 	cfg := s.Config
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = scheme + "://" + publicHost(ln.Addr().String())
 	}
@@ -70,7 +74,7 @@ func (s *Server) Run(ctx context.Context) error {
 		Handler:           h,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       5 * time.Minute,
-		ErrorLog:          nil,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	if s.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey)
