@@ -263,7 +263,9 @@ func TestChangesFromAnotherProcess(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		var v1 struct{ Results []struct{ Description string } }
+		var v1 struct {
+			Results []struct{ Description string }
+		}
 		getJSON(t, h.URL+"/v1/search?q=x/app", "", &v1)
 		if len(v1.Results) == 1 && v1.Results[0].Description == desc {
 			return
