@@ -17,7 +17,8 @@ func TestDockerInterop(t *testing.T) {
 		t.Skip("SKIPPED in -short mode: starts a real dockerd")
 	}
 	d := dockertest.Shared(t)
-	h := hubtest.New(t, hubtest.Options{Auth: true, Seed: true})
+	// The welcome image gets the real static berth, as `make run` seeds it.
+	h := hubtest.New(t, hubtest.Options{Auth: true, Seed: true, SeedExecutable: berthBinary(t)})
 	h.AddUser(t, "alice", "alice-pw")
 	h.AddUser(t, "bob", "bob-pw")
 	h.SetRepo(t, "bob/secret", hubtest.Repo{Private: hubtest.Ptr(true), Description: hubtest.Ptr("bob's welcome notes")})
@@ -55,6 +56,16 @@ func TestDockerInterop(t *testing.T) {
 		// The busybox layer makes a shell.
 		if out := d.Docker(t, "run", "--rm", "--network", "none", host+"/welcome", "/bin/sh", "-c", "echo hello from $(busybox | head -1 | cut -d' ' -f1)"); !strings.Contains(out, "hello from BusyBox") {
 			t.Fatalf("no shell in the welcome image: %q", out)
+		}
+		// Its command serves the welcome page on port 80.
+		page := d.Docker(t, "run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", host+"/welcome", "-c",
+			"/usr/local/bin/welcome & for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://127.0.0.1:80/ && exit 0; sleep 0.5; done; exit 1")
+		if !strings.Contains(page, "Welcome to berth") {
+			t.Fatalf("the welcome page: %q", page)
+		}
+		cmd := d.Docker(t, "image", "inspect", "-f", "{{json .Config.Cmd}} {{json .Config.ExposedPorts}}", host+"/welcome")
+		if !strings.Contains(cmd, `["/usr/local/bin/welcome"]`) || !strings.Contains(cmd, `"80/tcp"`) {
+			t.Fatalf("welcome config: %s", cmd)
 		}
 	})
 
