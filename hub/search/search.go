@@ -42,16 +42,43 @@ type item struct {
 	dead          bool
 }
 
+// hot is what a scan reads for every candidate, kept apart from the items
+// so that a query matching most repositories streams 16 bytes per
+// repository instead of a whole entry.
+type hot struct {
+	stars int64
+	flags uint8
+}
+
+const (
+	hotDead uint8 = 1 << iota
+	hotPrivate
+	hotOfficial
+)
+
+func hotOf(e Entry) hot {
+	h := hot{stars: e.Stars}
+	if e.Private {
+		h.flags |= hotPrivate
+	}
+	if e.Official() {
+		h.flags |= hotOfficial
+	}
+	return h
+}
+
 // Index is safe for concurrent use.
 type Index struct {
-	mu      sync.RWMutex
-	items   []item
-	pos     map[string]int // Name -> live item
-	names   []byte         // "\x00" + lowercased name of every item, in item order
-	nameOff []int          // where each item's name starts in names
-	descs   []byte
-	descOff []int
-	dead    int
+	mu       sync.RWMutex
+	items    []item
+	hot      []hot
+	pos      map[string]int // Name -> live item
+	names    []byte         // "\x00" + lowercased name of every item, in item order
+	nameOff  []int          // where each item's name starts in names
+	shortOff []int          // where its last path component starts
+	descs    []byte
+	descOff  []int
+	dead     int
 }
 
 // New returns an empty index.
@@ -69,9 +96,11 @@ func (x *Index) Put(e Entry) {
 		old := &x.items[i]
 		if old.lname == lname && x.desc(i) == ldesc {
 			old.Entry = e
+			x.hot[i] = hotOf(e)
 			return
 		}
 		old.dead = true
+		x.hot[i].flags |= hotDead
 		x.dead++
 		delete(x.pos, e.Name)
 	}
@@ -88,8 +117,10 @@ func (x *Index) appendItem(e Entry, lname, ldesc string) {
 	}
 	x.pos[e.Name] = len(x.items)
 	x.items = append(x.items, it)
+	x.hot = append(x.hot, hotOf(e))
 	x.names = append(x.names, 0)
 	x.nameOff = append(x.nameOff, len(x.names))
+	x.shortOff = append(x.shortOff, len(x.names)+len(lname)-len(it.lshort))
 	x.names = append(x.names, lname...)
 	x.descs = append(x.descs, 0)
 	x.descOff = append(x.descOff, len(x.descs))
@@ -112,7 +143,7 @@ func (x *Index) rebuild() {
 	for i := range old {
 		descs[i] = x.desc(i)
 	}
-	x.items, x.names, x.nameOff, x.descs, x.descOff, x.dead = nil, nil, nil, nil, nil, 0
+	x.items, x.hot, x.names, x.nameOff, x.shortOff, x.descs, x.descOff, x.dead = nil, nil, nil, nil, nil, nil, nil, 0
 	x.pos = make(map[string]int, len(old))
 	for i, it := range old {
 		if !it.dead {
@@ -130,6 +161,7 @@ func (x *Index) Remove(name string) {
 		return
 	}
 	x.items[i].dead = true
+	x.hot[i].flags |= hotDead
 	x.dead++
 	delete(x.pos, name)
 }
@@ -168,11 +200,20 @@ const (
 	tierDescription
 )
 
-func (it *item) nameTier(q string) int {
+// nameTier ranks a name match from the buffer alone: the first match at
+// the start of the name is a prefix, and a prefix as long as the name (or
+// its last component) is the name.
+func (x *Index) nameTier(i, at int, q string) int {
+	start, short := x.nameOff[i], x.shortOff[i]
+	end := len(x.names)
+	if i+1 < len(x.nameOff) {
+		end = x.nameOff[i+1] - 1
+	}
+	shortPrefix := end-short >= len(q) && string(x.names[short:short+len(q)]) == q
 	switch {
-	case it.lname == q || it.lshort == q:
+	case at == start && end-start == len(q), shortPrefix && end-short == len(q):
 		return tierExact
-	case strings.HasPrefix(it.lname, q) || strings.HasPrefix(it.lshort, q):
+	case at == start, shortPrefix:
 		return tierPrefix
 	}
 	return tierSubstring
@@ -189,14 +230,17 @@ func (x *Index) Search(q Query) Result {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	consider := func(i, tier int) {
-		it := &x.items[i]
-		if it.dead || q.Badge != "" && it.Badge != q.Badge || it.Stars < q.MinStars {
+		h := &x.hot[i]
+		if h.flags&hotDead != 0 || h.stars < q.MinStars {
 			return
 		}
-		if it.Private && (q.Visible == nil || !q.Visible(it.Entry)) {
+		if q.Badge != "" && x.items[i].Badge != q.Badge {
 			return
 		}
-		r.add(it, tier)
+		if h.flags&hotPrivate != 0 && (q.Visible == nil || !q.Visible(x.items[i].Entry)) {
+			return
+		}
+		r.add(x.items, i, h, tier)
 	}
 	if text == "" {
 		for i := range x.items {
@@ -204,11 +248,11 @@ func (x *Index) Search(q Query) Result {
 		}
 	} else {
 		matched := make([]bool, len(x.items))
-		scan(x.names, x.nameOff, text, func(i int) {
+		scan(x.names, x.nameOff, text, func(i, at int) {
 			matched[i] = true
-			consider(i, x.items[i].nameTier(text))
+			consider(i, x.nameTier(i, at, text))
 		})
-		scan(x.descs, x.descOff, text, func(i int) {
+		scan(x.descs, x.descOff, text, func(i, _ int) {
 			if !matched[i] {
 				consider(i, tierDescription)
 			}
@@ -228,7 +272,7 @@ func (x *Index) Search(q Query) Result {
 // scan calls fn once for each item whose text in buf contains q. Matches
 // come in buffer order, so the item holding a match is found by walking
 // forward from the last one.
-func scan(buf []byte, off []int, q string, fn func(int)) {
+func scan(buf []byte, off []int, q string, fn func(i, at int)) {
 	needle := []byte(q)
 	i, p := 0, 0
 	for p < len(buf) {
@@ -240,7 +284,7 @@ func scan(buf []byte, off []int, q string, fn func(int)) {
 		for i+1 < len(off) && off[i+1] <= at {
 			i++
 		}
-		fn(i)
+		fn(i, at)
 		if i+1 >= len(off) {
 			return
 		}
@@ -250,9 +294,8 @@ func scan(buf []byte, off []int, q string, fn func(int)) {
 }
 
 type cand struct {
-	it   *item
-	key  uint64
-	name string
+	it  *item
+	key uint64
 }
 
 // ranker keeps the best candidates in a heap whose root is the worst kept.
@@ -268,42 +311,45 @@ const maxCount = 1<<40 - 1
 func inv(n int64) uint64 { return maxCount - uint64(min(max(n, 0), maxCount)) }
 
 // key packs a candidate's order: smaller is better.
-func (r *ranker) key(it *item, tier int) uint64 {
+func (r *ranker) key(items []item, i int, h *hot, tier int) uint64 {
 	rel := uint64(tier) << 1
-	if !it.Official() {
+	if h.flags&hotOfficial == 0 {
 		rel |= 1
 	}
 	switch r.sort {
 	case "stars":
-		return inv(it.Stars)<<3 | rel
+		return inv(h.stars)<<3 | rel
 	case "pulls":
-		return inv(it.Pulls)<<3 | rel
+		return inv(items[i].Pulls)<<3 | rel
 	case "updated":
-		return inv(it.LastPushed.Unix())<<3 | rel
+		return inv(items[i].LastPushed.Unix())<<3 | rel
 	case "name":
 		return 0
 	}
-	return rel<<40 | inv(it.Stars)
+	return rel<<40 | inv(h.stars)
 }
 
-func (r *ranker) add(it *item, tier int) {
+func (r *ranker) add(items []item, i int, h *hot, tier int) {
 	r.total++
-	c := cand{it: it, key: r.key(it, tier), name: it.Name}
+	key := r.key(items, i, h, tier)
 	if r.h.Len() < r.keep {
-		heap.Push(&r.h, c)
+		heap.Push(&r.h, cand{it: &items[i], key: key})
 		return
 	}
-	if better(c, r.h[0]) {
-		r.h[0] = c
-		heap.Fix(&r.h, 0)
+	// Most candidates lose to the worst kept one on the key alone, without
+	// touching the entry.
+	if root := r.h[0]; key > root.key || key == root.key && items[i].Name >= root.it.Name {
+		return
 	}
+	r.h[0] = cand{it: &items[i], key: key}
+	heap.Fix(&r.h, 0)
 }
 
 func better(a, b cand) bool {
 	if a.key != b.key {
 		return a.key < b.key
 	}
-	return a.name < b.name
+	return a.it.Name < b.it.Name
 }
 
 type candHeap []cand
