@@ -354,6 +354,14 @@ func (h *Hub) startUpload(w http.ResponseWriter, r *http.Request, rt route) {
 
 // mount links a blob from another repository the caller may pull.
 func (h *Hub) mount(r *http.Request, repo string, d digest.Digest, from string) bool {
+	if from == "" && h.cfg.Open {
+		// Without a source, any repository holding the blob will do; on an
+		// open hub everyone may pull every repository.
+		if ok, err := h.meta.BlobLinked(r.Context(), d); err != nil || !ok {
+			return false
+		}
+		return h.linkBlob(r.Context(), repo, d) == nil
+	}
 	if from == "" || !validName(from) || h.decide(r, from, "pull").verdict != allowed {
 		return false
 	}
