@@ -27,7 +27,7 @@ var applets = []string{
 	"ifconfig", "netstat", "printf", "which", "xargs", "tr", "cut", "basename", "dirname", "stat",
 }
 
-// WelcomeIndex is the page's full description for the hub.
+// WelcomeDescription is the repository's short description.
 const WelcomeDescription = "Welcome to berth: a tiny web server that says hello on port 80"
 
 // WelcomeFullDescription is the repository's full description (markdown).
