@@ -13,6 +13,8 @@ have skopeo          || need+=(skopeo)
 have chromium        || need+=(chromium)
 have wrk             || need+=(wrk)
 have ip              || need+=(iproute2)
+have curl            || need+=(curl)
+have bc              || need+=(bc)
 
 if [ ${#need[@]} -eq 0 ]; then
 	echo "deps: everything the tests need is installed"

@@ -1,13 +1,5 @@
 #!/usr/bin/env bash
-# make run: until the hub lands, import a small image made from berth's own
-# static binary and list it.
+# make run: the main job is the hub, on its embedded defaults, with the
+# seeded welcome image. It prints its address and the commands to try next.
 set -euo pipefail
-bin=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/rootfs/usr/local/bin"
-cp "$bin" "$work/rootfs/usr/local/bin/berth"
-tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
-"$bin" import -c 'ENTRYPOINT ["/usr/local/bin/berth"]' -c 'CMD ["version"]' -m "berth's own binary" "$work/rootfs.tar" berth-self:latest
-"$bin" image ls
-"$bin" image history berth-self
+exec "$1" hub serve
