@@ -87,7 +87,7 @@ func TestApplyNeutralisesSymlinks(t *testing.T) {
 		want: map[string]string{
 			outsideToken + "/pwned":    `reg 0644 0:0 nlink=1 "x"`,
 			outsideToken + "/dir/deep": `reg 0644 0:0 nlink=1 "y"`,
-			"a":                   "sym -> " + outsideToken,
+			"a":                        "sym -> " + outsideToken,
 		},
 	}, {
 		name: "a relative climb stops at the layer root",
