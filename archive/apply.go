@@ -291,18 +291,21 @@ func (x *extractor) mkdir(rel string, m *meta) error {
 		unix.Close(fd)
 		return err
 	}
-	x.cache.put(rel, fd)
+	x.cache.put(rel, dirEnt{fd: fd, sgid: mode&unix.S_ISGID != 0})
 	x.dirs = append(x.dirs, dirMeta{rel: rel, mode: m.mode, times: m.times})
 	return nil
 }
 
 func (x *extractor) file(rel string, m *meta, r io.Reader, size int64) error {
 	dir, base := split(rel)
-	pfd, err := x.dirFD(dir, true)
+	d, err := x.dir(dir, true)
 	if err != nil {
 		return err
 	}
-	fd, err := x.createFile(pfd, base)
+	// Most files need neither chown nor chmod after an open with their mode: skip
+	// the two syscalls when the owner and mode come out right by themselves.
+	perm := m.mode & 0o777
+	fd, err := x.createFile(d.fd, base, perm)
 	if err != nil {
 		return err
 	}
@@ -311,7 +314,10 @@ func (x *extractor) file(rel string, m *meta, r io.Reader, size int64) error {
 		return err
 	}
 	x.size += size
-	if err := x.setMetaFd(fd, m, m.mode, true); err != nil {
+	fm := *m
+	fm.keepOwner = !x.root0 || (m.uid == x.euid && m.gid == x.egid && !d.sgid)
+	fm.keepMode = x.umask >= 0 && m.mode == perm&^uint32(x.umask)
+	if err := x.setMetaFd(fd, &fm, m.mode, true); err != nil {
 		unix.Close(fd)
 		return err
 	}
@@ -319,11 +325,11 @@ func (x *extractor) file(rel string, m *meta, r io.Reader, size int64) error {
 }
 
 // createFile creates an empty regular file, replacing whatever is at base.
-func (x *extractor) createFile(pfd int, base string) (int, error) {
+func (x *extractor) createFile(pfd int, base string, perm uint32) (int, error) {
 	fd := -1
 	err := x.create(pfd, base, func() error {
 		var err error
-		fd, err = unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		fd, err = unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
 		return err
 	})
 	return fd, err

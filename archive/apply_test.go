@@ -90,6 +90,24 @@ func TestApplyTree(t *testing.T) {
 			"run/initctl": "fifo 0600",
 		},
 	}, {
+		name: "a setgid directory does not decide the group of what is made inside",
+		ents: []entry{
+			dir("d/", mode(0o2775), owner(0, 50)),
+			reg("d/f", "f", owner(0, 0)),
+			dir("d/sub/", owner(0, 0)),
+			reg("d/sub/g", "g"),
+			reg("d/implicit/h", "h"),
+		},
+		want: map[string]string{
+			"d": "dir 2775", "d/f": `reg 0644 0:0 nlink=1 "f"`,
+			"d/sub": "dir 0755", "d/sub/g": `reg 0644 0:0 nlink=1 "g"`,
+			"d/implicit": "dir 0755", "d/implicit/h": `reg 0644 0:0 nlink=1 "h"`,
+		},
+	}, {
+		name: "modes the umask would strip",
+		ents: []entry{reg("f", "f", mode(0o666)), reg("x", "x", mode(0o777)), dir("d/", mode(0o777)), reg("r", "r", mode(0o400))},
+		want: map[string]string{"f": `reg 0666 0:0 nlink=1 "f"`, "x": `reg 0777 0:0 nlink=1 "x"`, "d": "dir 0777", "r": `reg 0400 0:0 nlink=1 "r"`},
+	}, {
 		name: "a file written twice keeps the second",
 		ents: []entry{reg("f", "first version"), reg("f", "2nd", mode(0o600))},
 		want: map[string]string{"f": `reg 0600 0:0 nlink=1 "2nd"`},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +20,11 @@ type extractor struct {
 	opts     Options
 	rootFile *os.File
 	root     int
+	rootEnt  dirEnt
 	root0    bool // running as root: owners are set
+	euid     int
+	egid     int
+	umask    int // the process umask, or -1 when unknown
 	buf      []byte
 	cache    dirCache
 
@@ -54,17 +59,44 @@ func newExtractor(ctx context.Context, dir string, opts Options) (*extractor, er
 	if err != nil {
 		return nil, &os.PathError{Op: "open layer directory", Path: dir, Err: err}
 	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "stat layer directory", Path: dir, Err: err}
+	}
 	x := &extractor{
 		ctx:      ctx,
 		opts:     opts,
 		rootFile: os.NewFile(uintptr(fd), dir),
 		root:     fd,
-		root0:    os.Geteuid() == 0,
+		rootEnt:  dirEnt{fd: fd, sgid: st.Mode&unix.S_ISGID != 0},
+		euid:     os.Geteuid(),
+		egid:     os.Getegid(),
+		umask:    umask(),
 		buf:      *bufPool.Get().(*[]byte),
 		copies:   map[string]copyRef{},
 	}
-	x.cache.x = x
+	x.root0 = x.euid == 0
 	return x, nil
+}
+
+// umask reads the process umask without changing it (umask(2) can only set it,
+// which would race with other goroutines creating files), or -1.
+func umask() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+			if err != nil {
+				return -1
+			}
+			return int(n)
+		}
+	}
+	return -1
 }
 
 func (x *extractor) close() error {
@@ -82,8 +114,9 @@ type meta struct {
 	uid, gid int
 	times    [2]unix.Timespec // atime, mtime
 	xattrs   map[string]string
-	// keepOwner skips the chown of an inode that already has the owner.
-	keepOwner bool
+	// keepOwner and keepMode skip a chown or chmod of an inode that already has the
+	// owner or mode.
+	keepOwner, keepMode bool
 }
 
 const paxXattr = "SCHILY.xattr."
@@ -118,7 +151,7 @@ func timespec(t time.Time) unix.Timespec {
 // the new file itself, in moby's order: chown clears setuid bits and capabilities,
 // so it goes first.
 func (x *extractor) setMetaFd(fd int, m *meta, mode uint32, times bool) error {
-	if x.root0 {
+	if x.root0 && !m.keepOwner {
 		if err := unix.Fchown(fd, m.uid, m.gid); err != nil {
 			return fmt.Errorf("chown %d:%d: %w", m.uid, m.gid, err)
 		}
@@ -128,8 +161,10 @@ func (x *extractor) setMetaFd(fd int, m *meta, mode uint32, times bool) error {
 			return fmt.Errorf("setting xattr %s: %w", k, err)
 		}
 	}
-	if err := unix.Fchmod(fd, mode); err != nil {
-		return fmt.Errorf("chmod %#o: %w", mode, err)
+	if !m.keepMode {
+		if err := unix.Fchmod(fd, mode); err != nil {
+			return fmt.Errorf("chmod %#o: %w", mode, err)
+		}
 	}
 	if times {
 		if err := futimens(fd, &m.times); err != nil {

@@ -20,36 +20,36 @@ import (
 // retired, not closed, because the entry being applied may still use it; retired
 // descriptors are closed before the next entry.
 type dirCache struct {
-	x       *extractor
-	fds     map[string]int
+	fds     map[string]dirEnt
 	retired []int
+}
+
+// dirEnt is an open directory; sgid tells whether files made in it take its group.
+type dirEnt struct {
+	fd   int
+	sgid bool
 }
 
 const dirCacheMax = 128
 
-func (c *dirCache) get(rel string) (int, bool) {
-	fd, ok := c.fds[rel]
-	return fd, ok
-}
-
-func (c *dirCache) put(rel string, fd int) {
+func (c *dirCache) put(rel string, d dirEnt) {
 	if c.fds == nil {
-		c.fds = make(map[string]int, dirCacheMax)
+		c.fds = make(map[string]dirEnt, dirCacheMax)
 	}
 	if old, ok := c.fds[rel]; ok {
-		c.retired = append(c.retired, old)
+		c.retired = append(c.retired, old.fd)
 	} else if len(c.fds) >= dirCacheMax {
 		c.invalidate()
 	}
-	c.fds[rel] = fd
+	c.fds[rel] = d
 }
 
 // invalidate forgets every cached directory. Called whenever anything is removed:
 // a name may reach a directory through symlinks, so a removal can change what any
 // cached name resolves to.
 func (c *dirCache) invalidate() {
-	for k, fd := range c.fds {
-		c.retired = append(c.retired, fd)
+	for k, d := range c.fds {
+		c.retired = append(c.retired, d.fd)
 		delete(c.fds, k)
 	}
 }
@@ -70,48 +70,60 @@ func (c *dirCache) closeAll() {
 // With create, missing directories are made 0755 (root-owned when root), as moby
 // makes the implicit parents of an entry. The descriptor belongs to the cache.
 func (x *extractor) dirFD(rel string, create bool) (int, error) {
+	d, err := x.dir(rel, create)
+	return d.fd, err
+}
+
+func (x *extractor) dir(rel string, create bool) (dirEnt, error) {
 	if rel == "" {
-		return x.root, nil
+		return x.rootEnt, nil
 	}
-	if fd, ok := x.cache.get(rel); ok {
-		return fd, nil
+	if d, ok := x.cache.fds[rel]; ok {
+		return d, nil
 	}
 	fd, err := x.openDir(rel)
 	if err == nil {
-		x.cache.put(rel, fd)
-		return fd, nil
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return dirEnt{fd: -1}, dirError(rel, err)
+		}
+		d := dirEnt{fd: fd, sgid: st.Mode&unix.S_ISGID != 0}
+		x.cache.put(rel, d)
+		return d, nil
 	}
 	if !create || !errors.Is(err, fs.ErrNotExist) {
-		return -1, dirError(rel, err)
+		return dirEnt{fd: -1}, dirError(rel, err)
 	}
 	parent, base := split(rel)
 	pfd, err := x.dirFD(parent, true)
 	if err != nil {
-		return -1, err
+		return dirEnt{fd: -1}, err
 	}
 	if err := unix.Mkdirat(pfd, base, 0o755); err != nil {
 		if err == unix.EEXIST {
 			// The name exists but did not resolve: a symlink to nothing.
-			return -1, fmt.Errorf("parent directory %q is a symlink to a missing directory: %w", "/"+rel, unix.ENOENT)
+			return dirEnt{fd: -1}, fmt.Errorf("parent directory %q is a symlink to a missing directory: %w", "/"+rel, unix.ENOENT)
 		}
-		return -1, dirError(rel, err)
+		return dirEnt{fd: -1}, dirError(rel, err)
 	}
 	fd, err = unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return -1, dirError(rel, err)
+		return dirEnt{fd: -1}, dirError(rel, err)
 	}
 	if x.root0 {
 		err = unix.Fchown(fd, 0, 0)
 	}
 	if err == nil {
-		err = unix.Fchmod(fd, 0o755) // the umask must not decide
+		err = unix.Fchmod(fd, 0o755) // neither the umask nor a setgid parent decides
 	}
 	if err != nil {
 		unix.Close(fd)
-		return -1, dirError(rel, err)
+		return dirEnt{fd: -1}, dirError(rel, err)
 	}
-	x.cache.put(rel, fd)
-	return fd, nil
+	d := dirEnt{fd: fd}
+	x.cache.put(rel, d)
+	return d, nil
 }
 
 func dirError(rel string, err error) error {

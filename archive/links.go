@@ -230,7 +230,7 @@ func (x *extractor) linkLower(rel, trel string, m *meta) error {
 }
 
 func (x *extractor) placeholder(pfd int, base, rel, trel string, m *meta) error {
-	fd, err := x.createFile(pfd, base)
+	fd, err := x.createFile(pfd, base, 0o600)
 	if err != nil {
 		return err
 	}
@@ -259,7 +259,7 @@ func (x *extractor) copyFrom(pfd int, base, host string, m *meta) (uint64, error
 	var st unix.Stat_t
 	switch hst.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		fd, err := x.createFile(pfd, base)
+		fd, err := x.createFile(pfd, base, 0o600)
 		if err != nil {
 			return 0, err
 		}
