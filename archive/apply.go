@@ -2,7 +2,6 @@ package archive
 
 import (
 	"archive/tar"
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -62,32 +61,47 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts Options) (Result, 
 }
 
 func (x *extractor) run(r io.Reader) (Result, error) {
-	br := bufio.NewReaderSize(r, 256<<10)
-	tr := tar.NewReader(br)
+	p := newReader(r)
+	go p.run()
+	s := &items{p: p}
+	defer s.stop()
 	for {
+		it, ok := s.next()
+		if !ok {
+			return Result{}, fmt.Errorf("reading layer tar: %w", io.ErrUnexpectedEOF)
+		}
+		if it.hdr == nil {
+			if it.err == io.EOF {
+				break
+			}
+			return Result{}, tarError(it.err)
+		}
 		if err := x.ctx.Err(); err != nil {
 			return Result{}, err
 		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
+		x.cache.closeRetired()
+		c := content{s: s, first: it.data, rest: it.hdr.Size - int64(len(it.data))}
+		if !hasContent(it.hdr.Typeflag) {
+			c.rest = 0
+		}
+		var err error
+		if it.err != nil {
+			err = contentError(it.err)
+		} else {
+			err = x.entry(it.hdr, &c)
+		}
+		if err == nil {
+			err = c.skip()
 		}
 		if err != nil {
-			return Result{}, tarError(err)
-		}
-		x.cache.closeRetired()
-		if err := x.entry(hdr, tr); err != nil {
-			if errors.Is(err, x.ctx.Err()) && x.ctx.Err() != nil {
-				return Result{}, x.ctx.Err()
+			if ctxErr := x.ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+				return Result{}, ctxErr
 			}
-			return Result{}, fmt.Errorf("layer entry %q: %w", hdr.Name, err)
+			return Result{}, fmt.Errorf("layer entry %q: %w", it.hdr.Name, err)
 		}
 	}
 	if err := x.finish(); err != nil {
 		return Result{}, err
-	}
-	if _, err := io.CopyBuffer(io.Discard, br, x.buf); err != nil {
-		return Result{}, fmt.Errorf("reading layer tar: %w", err)
 	}
 	// Placeholders whose every name was replaced later in the layer need nothing.
 	pending := x.pending[:0]
@@ -101,6 +115,13 @@ func (x *extractor) run(r io.Reader) (Result, error) {
 	}
 	x.pending = pending
 	return Result{Size: x.size, Entries: x.entries, SkippedDevices: x.skippedDevices, Pending: pending}, nil
+}
+
+func contentError(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("reading file content: %w (%w)", err, errdefs.ErrInvalid)
+	}
+	return fmt.Errorf("reading file content: %w", err)
 }
 
 func tarError(err error) error {
@@ -143,7 +164,7 @@ func split(rel string) (string, string) {
 	return rel[:i], rel[i+1:]
 }
 
-func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
+func (x *extractor) entry(hdr *tar.Header, c *content) error {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		return nil
 	}
@@ -172,7 +193,7 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 	case tar.TypeDir:
 		err = x.mkdir(rel, &m)
 	case tar.TypeReg, tar.TypeGNUSparse, tar.TypeCont:
-		err = x.file(rel, &m, tr, hdr.Size)
+		err = x.file(rel, &m, c, hdr.Size)
 	case tar.TypeSymlink:
 		err = x.symlink(rel, hdr.Linkname, &m)
 	case tar.TypeLink:
@@ -296,7 +317,7 @@ func (x *extractor) mkdir(rel string, m *meta) error {
 	return nil
 }
 
-func (x *extractor) file(rel string, m *meta, r io.Reader, size int64) error {
+func (x *extractor) file(rel string, m *meta, c *content, size int64) error {
 	dir, base := split(rel)
 	d, err := x.dir(dir, true)
 	if err != nil {
@@ -309,7 +330,7 @@ func (x *extractor) file(rel string, m *meta, r io.Reader, size int64) error {
 	if err != nil {
 		return err
 	}
-	if err := x.copyIn(fd, r, size); err != nil {
+	if err := x.copyIn(fd, c); err != nil {
 		unix.Close(fd)
 		return err
 	}
@@ -335,31 +356,19 @@ func (x *extractor) createFile(pfd int, base string, perm uint32) (int, error) {
 	return fd, err
 }
 
-// copyIn writes exactly size bytes from r to fd through the extractor's buffer.
-func (x *extractor) copyIn(fd int, r io.Reader, size int64) error {
-	for size > 0 {
-		chunk := x.buf
-		if int64(len(chunk)) > size {
-			chunk = chunk[:size]
-		}
-		n, err := io.ReadFull(r, chunk)
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return fmt.Errorf("reading file content: %w", err)
-		}
-		if err := writeAll(fd, chunk[:n]); err != nil {
-			return err
-		}
-		size -= int64(n)
-		if size > 0 {
+// copyIn writes the content to fd as the reader hands it over.
+func (x *extractor) copyIn(fd int, c *content) error {
+	first := true
+	return c.each(func(b []byte) error {
+		if !first {
+			// A big file: do not make a cancelled caller wait for all of it.
 			if err := x.ctx.Err(); err != nil {
 				return err
 			}
 		}
-	}
-	return nil
+		first = false
+		return writeAll(fd, b)
+	})
 }
 
 func writeAll(fd int, b []byte) error {
