@@ -300,3 +300,26 @@ func TestApplyEntriesCounted(t *testing.T) {
 		t.Errorf(".wh..wh.aufs: %v, want it skipped", err)
 	}
 }
+
+// TestApplyReadOnlyDirs: a directory whose mode forbids writing still gets its
+// entries (without root, only because its mode is set at the end).
+func TestApplyReadOnlyDirs(t *testing.T) {
+	s := newSandbox(t)
+	t.Cleanup(func() { // let TempDir remove it without root
+		filepath.WalkDir(s.layer, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+	})
+	mustApply(t, s.layer, Options{}, dir("ro/", mode(0o555)), reg("ro/f", "f"), dir("ro/sub/", mode(0o500)), reg("ro/sub/g", "g", mode(0o400)))
+	got := listing(t, s.layer, "")
+	want := map[string]string{
+		"ro": "dir 0555", "ro/f": ownedByUs(`reg 0644 0:0 nlink=1 "f"`),
+		"ro/sub": "dir 0500", "ro/sub/g": ownedByUs(`reg 0400 0:0 nlink=1 "g"`),
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("tree:\n%swant:\n%s", dump(got), dump(want))
+	}
+}

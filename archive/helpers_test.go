@@ -253,3 +253,12 @@ func dump(m map[string]string) string {
 	}
 	return b.String()
 }
+
+// ownedByUs rewrites the root owner in an expected description to this process's
+// ids when not root: without root, files keep their creator's.
+func ownedByUs(desc string) string {
+	if os.Geteuid() == 0 {
+		return desc
+	}
+	return strings.Replace(desc, " 0:0 ", fmt.Sprintf(" %d:%d ", os.Geteuid(), os.Getegid()), 1)
+}
