@@ -42,8 +42,10 @@ type Result struct {
 
 // Apply extracts the uncompressed layer tar read from r into dir, an existing empty
 // directory that becomes one overlayfs lower layer. It reads r to its end, so a
-// hashing reader beneath sees the whole stream. On error dir holds a partial layer
-// that the caller removes.
+// hashing reader beneath sees the whole stream; a second goroutine reads r ahead
+// while this one writes files, and Apply returns only once it has stopped, so a
+// cancelled ctx takes effect when a pending r.Read returns. On error dir holds a
+// partial layer that the caller removes.
 func Apply(ctx context.Context, dir string, r io.Reader, opts Options) (Result, error) {
 	x, err := newExtractor(ctx, dir, opts)
 	if err != nil {
