@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
@@ -239,4 +240,50 @@ func flip(b []byte, i int) []byte {
 	c := bytes.Clone(b)
 	c[i] ^= 0x10
 	return c
+}
+
+func TestUnpackCopiesHardlinksIntoLowerLayers(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	l1 := testimage.Tar(testimage.File{Name: "etc/"}, testimage.File{Name: "etc/conf", Body: "shared", Mode: 0o644}, testimage.File{Name: "gone", Body: "x"})
+	l2 := testimage.Tar(testimage.File{Name: ".wh.gone"})
+	l3 := testimage.Tar(testimage.File{Name: "etc/"}, testimage.File{Name: "etc/conf2", Typeflag: '1', Linkname: "etc/conf", Mode: 0o600})
+	bad := testimage.Tar(testimage.File{Name: "again", Typeflag: '1', Linkname: "gone"})
+	var parent digest.Digest
+	var chains []digest.Digest
+	for _, l := range [][]byte{l1, l2, l3} {
+		ready := false
+		res, err := s.Unpack(ctx, bytes.NewReader(l), Unpack{DiffID: digest.FromBytes(l), Parent: parent, Size: -1,
+			ParentReady: func(context.Context) error { ready = true; return nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := bytes.Equal(l, l3); ready != want {
+			t.Errorf("ParentReady called %v for layer %d, want %v", ready, len(chains), want)
+		}
+		parent = res.Layer.ChainID
+		chains = append(chains, parent)
+	}
+	copied := filepath.Join(s.LayerDir(chains[2]), "etc/conf2")
+	b, err := os.ReadFile(copied)
+	if err != nil || string(b) != "shared" {
+		t.Fatalf("copied link: %q %v", b, err)
+	}
+	var a, c unix.Stat_t
+	unix.Stat(filepath.Join(s.LayerDir(chains[0]), "etc/conf"), &a)
+	unix.Stat(copied, &c)
+	if a.Ino == c.Ino {
+		t.Fatal("the upper layer links into the lower layer's file")
+	}
+	if c.Mode&0o777 != 0o600 || a.Mode&0o777 != 0o644 {
+		t.Errorf("modes: copy %o, lower %o", c.Mode&0o777, a.Mode&0o777)
+	}
+	info, _ := s.Layer(chains[2])
+	if info.Size != int64(len("shared")) {
+		t.Errorf("size of the layer with the copy: %d", info.Size)
+	}
+	// A link to a file a middle layer whited out finds nothing.
+	if _, err := s.Unpack(ctx, bytes.NewReader(bad), Unpack{DiffID: digest.FromBytes(bad), Parent: chains[1], Size: -1}); err == nil {
+		t.Fatal("linked to a whited-out file")
+	}
 }

@@ -128,6 +128,12 @@ func (s *Store) Unpack(ctx context.Context, r io.Reader, u Unpack) (Unpacked, er
 	if err != nil {
 		return out, fmt.Errorf("layer %s: %w", displayBlob(u), err)
 	}
+	pending := res.Pending
+	defer func() {
+		for _, l := range pending { // links FinishLinks did not take over
+			l.Close()
+		}
+	}()
 	// Hash what follows the tar's end marker too: it is part of the diff.
 	if _, err := io.Copy(io.Discard, tarStream); err != nil {
 		return out, fmt.Errorf("layer %s: %w", displayBlob(u), err)
@@ -161,13 +167,14 @@ func (s *Store) Unpack(ctx context.Context, r io.Reader, u Unpack) (Unpacked, er
 	}
 
 	size := res.Size
-	if len(res.Pending) > 0 {
+	if len(pending) > 0 {
 		if u.ParentReady != nil {
 			if err := u.ParentReady(ctx); err != nil {
 				return out, err
 			}
 		}
-		delta, err := archive.FinishLinks(ctx, lw.FS(), res.Pending, s.lowerLookup(u.Parent))
+		delta, err := archive.FinishLinks(ctx, lw.FS(), pending, s.lowerLookup(u.Parent))
+		pending = nil
 		if err != nil {
 			return out, fmt.Errorf("layer %s: %w", displayBlob(u), err)
 		}
