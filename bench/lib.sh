@@ -41,3 +41,16 @@ seconds() {
 median() {
 	sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
 }
+
+# fresh_fs IMG MNT [SIZE]: a new, empty ext4 filesystem mounted at MNT. ext4
+# makes file creation slow for minutes after many deletions (it scans
+# recently deleted inodes), so each timed run gets a filesystem of its own.
+fresh_fs() {
+	local img=$1 mnt=$2 size=${3:-8G}
+	mountpoint -q "$mnt" && umount "$mnt"
+	mkdir -p "$mnt"
+	rm -f "$img"
+	truncate -s "$size" "$img"
+	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$img"
+	mount -o loop "$img" "$mnt"
+}

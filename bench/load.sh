@@ -3,7 +3,8 @@
 # alternating over several rounds in one run; prints the medians and the ratio.
 #
 # The archive: several layers made from this machine's own files (hundreds of
-# MB, tens of thousands of files), cached under $BENCH_DIR. Needs root (dockerd).
+# MB, tens of thousands of files), cached under $BENCH_DIR. Each timed run gets
+# a fresh ext4 filesystem (see fresh_fs in lib.sh). Needs root (dockerd, mount).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -41,21 +42,22 @@ if [ ! -f "$archive" ]; then
 fi
 echo "archive: $(du -h "$archive" | cut -f1), $(tar -tf "$archive" | grep -c layer.tar) layers"
 
-start_dockerd "$BENCH_DIR/docker"
-trap 'stop_dockerd; rm -rf "$BENCH_DIR/berth-root"' EXIT
+mnt=$BENCH_DIR/mnt
+cleanup() { stop_dockerd; mountpoint -q "$mnt" && umount "$mnt"; rm -f "$BENCH_DIR/fs.img"; }
+trap cleanup EXIT
 
 berth_times=() docker_times=()
 for round in $(seq "$ROUNDS"); do
 	# Alternate who goes first, so neither always runs on a warmer machine.
 	for who in $([ $((round % 2)) = 1 ] && echo "berth docker" || echo "docker berth"); do
+		stop_dockerd
+		fresh_fs "$BENCH_DIR/fs.img" "$mnt"
 		if [ "$who" = berth ]; then
-			rm -rf "$BENCH_DIR/berth-root"
 			settle
-			t=$(seconds "$BERTH" --root "$BENCH_DIR/berth-root" load -i "$archive")
+			t=$(seconds "$BERTH" --root "$mnt/berth" load -i "$archive")
 			berth_times+=("$t")
 		else
-			docker rmi -f bench/load:latest >/dev/null 2>&1 || true
-			docker image prune -af >/dev/null 2>&1 || true
+			start_dockerd "$mnt/docker"
 			settle
 			t=$(seconds docker load -i "$archive")
 			docker_times+=("$t")
