@@ -34,13 +34,13 @@ func parseBinary(r io.ReaderAt) ([]Package, error) {
 	if err != nil {
 		return nil, fmt.Errorf("go build info: %w", err)
 	}
-	return goPackages(bi), nil
+	return GoPackages(bi), nil
 }
 
-// goPackages lists a Go binary's main module, its dependencies as they were
+// GoPackages lists a Go binary's main module, its dependencies as they were
 // built (a replacement stands in for what it replaces) and the standard
 // library at the toolchain's version.
-func goPackages(bi *buildinfo.BuildInfo) []Package {
+func GoPackages(bi *buildinfo.BuildInfo) []Package {
 	var out []Package
 	if bi.Main.Path != "" {
 		out = append(out, Package{Name: bi.Main.Path, Version: bi.Main.Version, Type: TypeGo})
