@@ -22,7 +22,7 @@ func WriteCycloneDX(w io.Writer, s *sbom.SBOM, d Document) error {
 	}
 	bom.Metadata = &cdx.Metadata{
 		Timestamp: d.Created.UTC().Format(time.RFC3339),
-		Tools: &cdx.ToolsChoice{Components: &[]cdx.Component{{Type: cdx.ComponentTypeApplication, Name: "berth"}}},
+		Tools:     &cdx.ToolsChoice{Components: &[]cdx.Component{{Type: cdx.ComponentTypeApplication, Name: "berth"}}},
 		Component: &cdx.Component{Type: cdx.ComponentTypeContainer, Name: name, Version: d.ImageID, BOMRef: "image"},
 	}
 	comps := make([]cdx.Component, 0, len(s.Packages))
