@@ -106,4 +106,3 @@ func WriteDockerArchive(dst, tag string, layerTars ...string) (err error) {
 	}
 	return os.Rename(out.Name(), dst)
 }
-
