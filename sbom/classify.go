@@ -20,6 +20,7 @@ const (
 	kindNode
 	kindJar
 	kindExec // an executable: kept only if it is an ELF Go or Rust binary
+	kindDebCopyright
 )
 
 // rpmDBPaths are where rpm keeps its database: BerkeleyDB Packages (RHEL ≤ 8,
@@ -50,6 +51,9 @@ func classify(p string, mode fs.FileMode) kind {
 		return kindRpmDB
 	}
 	dir, base := path.Split(p)
+	if base == "copyright" && strings.HasPrefix(dir, "usr/share/doc/") && strings.Count(dir, "/") == 4 {
+		return kindDebCopyright
+	}
 	if dir == "var/lib/dpkg/status.d/" && !strings.HasSuffix(base, ".md5sums") && !strings.HasPrefix(base, ".") {
 		return kindDpkgStatus
 	}

@@ -19,6 +19,7 @@ func merge(scans []*layerScan) *SBOM {
 		}
 	}
 	var osRelease, usrOSRelease *found
+	debLicenses := map[string][]string{}
 	for p := range paths {
 		chain := visibleChain(scans, p)
 		if len(chain) == 0 {
@@ -33,6 +34,10 @@ func merge(scans []*layerScan) *SBOM {
 			usrOSRelease = top.f
 			continue
 		}
+		if top.f.licenses != nil {
+			debLicenses[path.Base(path.Dir(p))] = top.f.licenses
+			continue
+		}
 		out.Packages = append(out.Packages, attribute(chain, scans)...)
 	}
 	// /etc/os-release is usually a symlink to ../usr/lib/os-release
@@ -42,6 +47,10 @@ func merge(scans []*layerScan) *SBOM {
 		out.Distro = usrOSRelease.distro
 	}
 	for i := range out.Packages {
+		p := &out.Packages[i]
+		if p.Type == TypeDeb && len(p.Licenses) == 0 {
+			p.Licenses = debLicenses[p.Name]
+		}
 		out.Packages[i].PURL = purlFor(&out.Packages[i], out.Distro)
 	}
 	slices.SortFunc(out.Packages, func(a, b Package) int {

@@ -67,6 +67,11 @@ func TestParsers(t *testing.T) {
 				"Package: gone\nStatus: deinstall ok config-files\nVersion: 1.0\n\n"+
 				"Package: libssl3\nStatus: install ok installed\nVersion: 3.0.11-1~deb12u2+b1\nSource: openssl (3.0.11-1~deb12u2)\n"))),
 			"deb:libc6@2.36-9+deb12u4<glibc deb:libssl3@3.0.11-1~deb12u2+b1<openssl@3.0.11-1~deb12u2"},
+		{"dpkg licenses from copyright files", sbomtest.NewLayer(
+			sbomtest.File("var/lib/dpkg/status", []byte("Package: libc6\nStatus: install ok installed\nVersion: 2.36-9\n\nPackage: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b2\n")),
+			sbomtest.File("usr/share/doc/libc6/copyright", []byte("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: FSF\nLicense: LGPL-2.1+\n\nFiles: debian/*\nLicense: GPL-2+\n\nLicense: LGPL-2.1+\n text\n")),
+			sbomtest.File("usr/share/doc/bash/copyright", []byte("Bash is free software; see /usr/share/common-licenses/GPL-3.\n"))),
+			"deb:bash@5.2.15-2+b2[GPL-3] deb:libc6@2.36-9[GPL-2+,LGPL-2.1+]"},
 		{"distroless status.d", sbomtest.NewLayer(
 			sbomtest.File("var/lib/dpkg/status.d/base", []byte("Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n")),
 			sbomtest.File("var/lib/dpkg/status.d/base.md5sums", []byte("d41d8cd98f00b204e9800998ecf8427e  etc/issue\n")),

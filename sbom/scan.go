@@ -12,14 +12,15 @@ import (
 
 // found is what one candidate file of one layer holds.
 type found struct {
-	path   string
-	pkgs   []Package
-	distro *Distro
+	path     string
+	pkgs     []Package
+	distro   *Distro
+	licenses []string // a Debian copyright file's licenses
 }
 
 // at returns a copy of f found at another path (a hard link).
 func (f *found) at(p string) *found {
-	g := &found{path: p, distro: f.distro, pkgs: append([]Package(nil), f.pkgs...)}
+	g := &found{path: p, distro: f.distro, licenses: f.licenses, pkgs: append([]Package(nil), f.pkgs...)}
 	for i := range g.pkgs {
 		g.pkgs[i].Path = p
 	}
@@ -123,6 +124,12 @@ func (s *scanner) parse(ctx context.Context, ls *layerScan, k kind, c *content) 
 		}
 		d := parseOSRelease(b)
 		return &found{distro: d}, nil
+	case kindDebCopyright:
+		b, err := c.bytes()
+		if err != nil {
+			return nil, err
+		}
+		return &found{licenses: parseDebCopyright(b)}, nil
 	case kindDpkgStatus:
 		b, err := c.bytes()
 		if err != nil {
