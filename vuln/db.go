@@ -133,6 +133,8 @@ type writer struct {
 	delAdv   *sql.Stmt
 	imported int
 	skipped  int
+	progress func(Progress)
+	phase    string // the ecosystem being imported, for progress
 }
 
 func (d *DB) begin(ctx context.Context) (*writer, error) {
@@ -184,6 +186,9 @@ func (w *writer) put(ctx context.Context, a *osv.Advisory, body []byte, source s
 		}
 	}
 	w.imported++
+	if w.progress != nil && (w.imported+w.skipped)%1000 == 0 {
+		w.progress(Progress{Phase: "import", Ecosystem: w.phase, Done: int64(w.imported + w.skipped), Total: -1})
+	}
 	return nil
 }
 

@@ -55,7 +55,7 @@ func TestImportFilesZipsAndDirs(t *testing.T) {
 	b, _ := json.Marshal([]osv.Advisory{adv("L-1", "Go", "x", intro("0"))})
 	os.WriteFile(arrayPath, b, 0o644)
 
-	st, err := db.Import(ctx, dir, zipPath, arrayPath)
+	st, err := db.Import(ctx, vuln.ImportOptions{}, dir, zipPath, arrayPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestImportFilesZipsAndDirs(t *testing.T) {
 		t.Errorf("%d advisories stored", n)
 	}
 	// importing again replaces rather than duplicates
-	if _, err := db.Import(ctx, dir); err != nil {
+	if _, err := db.Import(ctx, vuln.ImportOptions{}, dir); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, db)["import"]; n != 5 {
@@ -81,7 +81,7 @@ func TestImportIsAtomic(t *testing.T) {
 	dir := writeAdvisories(t, adv("NEW-1", "npm", "b", intro("0")), adv("NEW-2", "npm", "c", intro("0")))
 	bad := filepath.Join(dir, "zz-broken.json")
 	os.WriteFile(bad, []byte(`{"id": "BROKEN", "affected": [`), 0o644)
-	_, err := db.Import(ctx, dir)
+	_, err := db.Import(ctx, vuln.ImportOptions{}, dir)
 	if err == nil || !strings.Contains(err.Error(), "zz-broken.json") || !errors.Is(err, errdefs.ErrInvalid) {
 		t.Fatalf("error %v does not name the broken file as invalid", err)
 	}
@@ -90,10 +90,10 @@ func TestImportIsAtomic(t *testing.T) {
 	}
 	noID := filepath.Join(t.TempDir(), "x.json")
 	os.WriteFile(noID, []byte(`{"summary": "no id"}`), 0o644)
-	if _, err := db.Import(ctx, noID); err == nil || !strings.Contains(err.Error(), "no id") {
+	if _, err := db.Import(ctx, vuln.ImportOptions{}, noID); err == nil || !strings.Contains(err.Error(), "no id") {
 		t.Errorf("record without id: %v", err)
 	}
-	if _, err := db.Import(ctx, filepath.Join(t.TempDir(), "notes.txt")); err == nil {
+	if _, err := db.Import(ctx, vuln.ImportOptions{}, filepath.Join(t.TempDir(), "notes.txt")); err == nil {
 		t.Error("missing file accepted")
 	}
 }
@@ -104,7 +104,7 @@ func TestImportWithdrawnRemoves(t *testing.T) {
 	db := openDB(t, adv("W-1", "npm", "a", intro("0")))
 	w := adv("W-1", "npm", "a", intro("0"))
 	w.Withdrawn = "2024-05-01T00:00:00Z"
-	st, err := db.Import(ctx, writeAdvisories(t, w))
+	st, err := db.Import(ctx, vuln.ImportOptions{}, writeAdvisories(t, w))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestUpdateFromMirror(t *testing.T) {
 
 	var progressed bool
 	st, err := db.Update(ctx, vuln.UpdateOptions{BaseURL: srv.URL, Ecosystems: []string{"Debian", "Go", "Rocky Linux"},
-		Progress: func(eco string, done, total int64) { progressed = progressed || done > 0 }})
+		Progress: func(p vuln.Progress) { progressed = progressed || (p.Phase == "download" && p.Done > 0) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestConcurrentHandles(t *testing.T) {
 			if i%2 == 1 {
 				db = b
 			}
-			if _, err := db.Import(ctx, writeAdvisories(t, adv("C-"+string(rune('A'+i)), "npm", "x", intro("0")))); err != nil {
+			if _, err := db.Import(ctx, vuln.ImportOptions{}, writeAdvisories(t, adv("C-"+string(rune('A'+i)), "npm", "x", intro("0")))); err != nil {
 				t.Error(err)
 			}
 		}()

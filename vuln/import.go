@@ -26,17 +26,33 @@ type ImportStats struct {
 // maxRecord bounds one OSV JSON record; the largest real ones are a few MB.
 const maxRecord = 64 << 20
 
+// Progress reports a long import or update as it goes.
+type Progress struct {
+	Phase     string // "download" or "import"
+	Ecosystem string // the export being downloaded or imported, if any
+	// Done and Total count bytes while downloading (Total is -1 when the
+	// server does not say) and advisories while importing (Total -1).
+	Done, Total int64
+}
+
+// ImportOptions configure Import.
+type ImportOptions struct {
+	// Progress, when set, is called every 1000 advisories.
+	Progress func(Progress)
+}
+
 // Import stores the advisories in paths: OSV JSON files (one record, or a
 // JSON array of records), zip archives of them as OSV exports each
 // ecosystem (<Ecosystem>/all.zip), or directories holding either. The import
 // is one transaction: if any file is unreadable or malformed, the error
 // names it and the database is left as it was.
-func (d *DB) Import(ctx context.Context, paths ...string) (ImportStats, error) {
+func (d *DB) Import(ctx context.Context, opts ImportOptions, paths ...string) (ImportStats, error) {
 	var st ImportStats
 	w, err := d.begin(ctx)
 	if err != nil {
 		return st, fmt.Errorf("vulnerability database: %w", err)
 	}
+	w.progress = opts.Progress
 	for _, p := range paths {
 		if err := importPath(ctx, w, p, &st); err != nil {
 			w.tx.Rollback()

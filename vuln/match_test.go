@@ -49,7 +49,7 @@ func openDB(t *testing.T, advs ...osv.Advisory) *vuln.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	if len(advs) > 0 {
-		if _, err := db.Import(context.Background(), writeAdvisories(t, advs...)); err != nil {
+		if _, err := db.Import(context.Background(), vuln.ImportOptions{}, writeAdvisories(t, advs...)); err != nil {
 			t.Fatal(err)
 		}
 	}

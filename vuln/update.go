@@ -26,9 +26,9 @@ type UpdateOptions struct {
 	Client *http.Client
 	// TempDir holds the downloads until they are imported; os.TempDir() when empty.
 	TempDir string
-	// Progress, when set, is called as each download advances; total is -1
-	// when the server does not say.
-	Progress func(ecosystem string, done, total int64)
+	// Progress, when set, is called as each download advances and as the
+	// advisories are stored.
+	Progress func(Progress)
 }
 
 // Update downloads each ecosystem's export and replaces what an earlier
@@ -65,7 +65,7 @@ func (d *DB) Update(ctx context.Context, opts UpdateOptions) (ImportStats, error
 		u := base + "/" + url.PathEscape(eco) + "/all.zip"
 		n, err := download(ctx, client, u, f, func(done, total int64) {
 			if opts.Progress != nil {
-				opts.Progress(eco, done, total)
+				opts.Progress(Progress{Phase: "download", Ecosystem: eco, Done: done, Total: total})
 			}
 		})
 		if err != nil {
@@ -81,7 +81,9 @@ func (d *DB) Update(ctx context.Context, opts UpdateOptions) (ImportStats, error
 	if err != nil {
 		return st, fmt.Errorf("vulnerability database: %w", err)
 	}
+	w.progress = opts.Progress
 	for i, eco := range opts.Ecosystems {
+		w.phase = eco
 		source := "osv:" + eco
 		if err := w.dropSource(ctx, source); err != nil {
 			w.tx.Rollback()
