@@ -8,7 +8,8 @@
 #
 # The image is a Debian bookworm root from debootstrap (cached under
 # $BENCH_CACHE) plus a layer of Go binaries and a layer with a whiteout; with
-# no debootstrap it falls back to a few hundred MB of this machine's /usr.
+# no debootstrap (or NO_DEBOOTSTRAP=1) it falls back to a few hundred MB of
+# this machine's /usr.
 #
 # berth runs as $BERTH_SBOM (default: bench/sbomdriver, built here, which
 # reads the docker-archive directly). Once `berth image sbom` exists, run
@@ -40,7 +41,9 @@ export SYFT_CHECK_FOR_APP_UPDATE=false
 "$syft" version 2>/dev/null | grep -E '^(Version|GoVersion)' >&2 || true
 
 root=""
-if [[ -d "$BENCH_CACHE/$SUITE-minbase-py" ]]; then
+if [[ -n "${NO_DEBOOTSTRAP:-}" ]]; then
+	: # use this machine's /usr
+elif [[ -d "$BENCH_CACHE/$SUITE-minbase-py" ]]; then
 	root="$BENCH_CACHE/$SUITE-minbase-py"
 elif command -v debootstrap >/dev/null; then
 	step "debootstrap $SUITE (once; cached in $BENCH_CACHE)"

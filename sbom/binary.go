@@ -42,8 +42,13 @@ func parseBinary(r io.ReaderAt) ([]Package, error) {
 // library at the toolchain's version.
 func GoPackages(bi *buildinfo.BuildInfo) []Package {
 	var out []Package
-	if bi.Main.Path != "" {
+	switch {
+	case bi.Main.Path != "":
 		out = append(out, Package{Name: bi.Main.Path, Version: bi.Main.Version, Type: TypeGo})
+	case bi.Path != "":
+		// built outside module mode (as Debian builds its Go packages): the
+		// main package's path is all there is to name the program by
+		out = append(out, Package{Name: bi.Path, Version: "(devel)", Type: TypeGo})
 	}
 	for _, d := range bi.Deps {
 		m := d

@@ -185,4 +185,10 @@ func TestGoPackagesReplacement(t *testing.T) {
 	if strings.Join(s, " ") != want {
 		t.Errorf("got %s\nwant %s", strings.Join(s, " "), want)
 	}
+
+	// a GOPATH-mode build has no main module, only the main package's path
+	gopath := &debug.BuildInfo{GoVersion: "go1.19.8", Path: "github.com/opencontainers/runc"}
+	if got := sbom.GoPackages(gopath); len(got) != 2 || got[0].Name != "github.com/opencontainers/runc" || got[0].Version != "(devel)" {
+		t.Errorf("GOPATH build: %+v", got)
+	}
 }

@@ -103,16 +103,26 @@ func compare(args []string) error {
 	ours := map[string]bool{}
 	for _, p := range s.Packages {
 		name := p.Name
-		if p.Type == sbom.TypeMaven {
+		switch p.Type {
+		case sbom.TypeMaven:
 			if _, a, ok := strings.Cut(name, ":"); ok {
 				name = a
 			}
+		case sbom.TypePython:
+			name = sbom.NormalizePyPI(name)
 		}
 		ours[name+" "+p.Version] = true
 	}
 	theirs := map[string]string{}
 	for _, a := range doc.Artifacts {
-		theirs[a.Name+" "+a.Version] = a.Type
+		v, name := a.Version, a.Name
+		if a.Type == "python" {
+			name = sbom.NormalizePyPI(name)
+		}
+		if a.Type == "go-module" && v == "UNKNOWN" {
+			v = "(devel)" // syft's name for a main module built without a version, as go version -m prints it
+		}
+		theirs[name+" "+v] = a.Type
 	}
 	var missing, extra []string
 	for k, typ := range theirs {
