@@ -4,13 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"path"
 	"strings"
 )
 
 // parseApkInstalled reads /lib/apk/db/installed: blank-line separated
-// records of "X:value" lines (P name, V version, A arch, L license, o origin).
-func parseApkInstalled(b []byte) ([]Package, error) {
+// records of "X:value" lines (P name, V version, A arch, L license, o origin,
+// F a directory and R a file in it that the package owns).
+func parseApkInstalled(b []byte) ([]Package, []string, error) {
 	var out []Package
+	var owned []string
+	dir := ""
 	var cur *Package
 	flush := func() {
 		if cur != nil && cur.Name != "" {
@@ -29,7 +33,7 @@ func parseApkInstalled(b []byte) ([]Package, error) {
 			continue
 		}
 		if len(line) < 2 || line[1] != ':' {
-			return nil, fmt.Errorf("line %d: malformed record %q", n, truncate(line, 40))
+			return nil, nil, fmt.Errorf("line %d: malformed record %q", n, truncate(line, 40))
 		}
 		if cur == nil {
 			cur = &Package{Type: TypeAPK}
@@ -48,16 +52,20 @@ func parseApkInstalled(b []byte) ([]Package, error) {
 			}
 		case 'o':
 			cur.Source = v
+		case 'F':
+			dir = v
+		case 'R':
+			owned = append(owned, path.Join("/", dir, v))
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	flush()
 	for _, p := range out {
 		if p.Version == "" {
-			return nil, fmt.Errorf("package %s has no version", p.Name)
+			return nil, nil, fmt.Errorf("package %s has no version", p.Name)
 		}
 	}
-	return out, nil
+	return out, owned, nil
 }

@@ -13,8 +13,9 @@ import (
 
 // parseBinary looks into an ELF executable for the two kinds of build
 // metadata the inventory knows: Go's buildinfo and cargo-auditable's
-// .dep-v0 section. It returns nil, nil for any other executable.
-func parseBinary(r io.ReaderAt) ([]Package, error) {
+// .dep-v0 section; failing both, it tries the classifiers for programs
+// that carry their version as a string. It returns nil, nil otherwise.
+func parseBinary(r io.ReaderAt, size int64, base string) ([]Package, error) {
 	f, err := elf.NewFile(r)
 	if err != nil {
 		return nil, nil // not an ELF file berth can read: not a package
@@ -28,6 +29,9 @@ func parseBinary(r io.ReaderAt) ([]Package, error) {
 		return pkgs, nil
 	}
 	if f.Section(".go.buildinfo") == nil {
+		if p := classifyBinary(r, size, base); p != nil {
+			return []Package{*p}, nil
+		}
 		return nil, nil
 	}
 	bi, err := buildinfo.Read(r)

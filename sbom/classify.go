@@ -21,6 +21,7 @@ const (
 	kindJar
 	kindExec // an executable: kept only if it is an ELF Go or Rust binary
 	kindDebCopyright
+	kindDpkgFiles // a dpkg .list or .md5sums file: which paths a package owns
 )
 
 // rpmDBPaths are where rpm keeps its database: BerkeleyDB Packages (RHEL ≤ 8,
@@ -53,6 +54,10 @@ func classify(p string, mode fs.FileMode) kind {
 	dir, base := path.Split(p)
 	if base == "copyright" && strings.HasPrefix(dir, "usr/share/doc/") && strings.Count(dir, "/") == 4 {
 		return kindDebCopyright
+	}
+	if (dir == "var/lib/dpkg/info/" && strings.HasSuffix(base, ".list")) ||
+		(dir == "var/lib/dpkg/status.d/" && strings.HasSuffix(base, ".md5sums")) {
+		return kindDpkgFiles
 	}
 	if dir == "var/lib/dpkg/status.d/" && !strings.HasSuffix(base, ".md5sums") && !strings.HasPrefix(base, ".") {
 		return kindDpkgStatus

@@ -40,3 +40,25 @@ func parseDpkgStatus(b []byte) ([]Package, error) {
 	}
 	return out, nil
 }
+
+// parseDpkgFiles reads the paths a dpkg package owns: an info/<pkg>.list
+// (one absolute path a line) or a distroless status.d/<pkg>.md5sums
+// ("<md5>  <relative path>").
+func parseDpkgFiles(b []byte) []string {
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if !strings.HasPrefix(line, "/") {
+			if _, p, ok := strings.Cut(line, "  "); ok {
+				line = "/" + strings.TrimSpace(p)
+			} else {
+				continue
+			}
+		}
+		out = append(out, line)
+	}
+	return out
+}

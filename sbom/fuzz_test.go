@@ -31,7 +31,7 @@ func FuzzApkInstalled(f *testing.F) {
 	f.Add([]byte("P:musl\nV:1.2.4-r2\nA:x86_64\nL:MIT\no:musl\n\nP:zlib\nV:1.3-r0\n"))
 	f.Add([]byte("P:\nV:\n\n\nX"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pkgs, err := parseApkInstalled(b)
+		pkgs, _, err := parseApkInstalled(b)
 		if err != nil {
 			return
 		}
@@ -82,7 +82,7 @@ func FuzzJar(f *testing.F) {
 func FuzzBinary(f *testing.F) {
 	f.Add([]byte("\x7fELF\x02\x01\x01"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		parseBinary(bytes.NewReader(b))
+		parseBinary(bytes.NewReader(b), int64(len(b)), "busybox")
 	})
 }
 

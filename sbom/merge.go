@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"path"
 	"slices"
+	"strings"
 )
 
 // merge stacks the layer scans as overlayfs stacks the layers and attributes
@@ -20,6 +21,7 @@ func merge(scans []*layerScan) *SBOM {
 	}
 	var osRelease, usrOSRelease *found
 	debLicenses := map[string][]string{}
+	owned := map[string]bool{}
 	for p := range paths {
 		chain := visibleChain(scans, p)
 		if len(chain) == 0 {
@@ -34,6 +36,16 @@ func merge(scans []*layerScan) *SBOM {
 			usrOSRelease = top.f
 			continue
 		}
+		for _, o := range top.f.owned {
+			owned[o] = true
+			// merged-/usr systems: dpkg lists /bin/sh, the file is /usr/bin/sh
+			if first, _, _ := strings.Cut(o[1:], "/"); first == "bin" || first == "sbin" || strings.HasPrefix(first, "lib") {
+				owned["/usr"+o] = true
+			}
+		}
+		if top.f.owned != nil && top.f.pkgs == nil {
+			continue
+		}
 		if top.f.licenses != nil {
 			debLicenses[path.Base(path.Dir(p))] = top.f.licenses
 			continue
@@ -46,6 +58,8 @@ func merge(scans []*layerScan) *SBOM {
 	} else if usrOSRelease != nil {
 		out.Distro = usrOSRelease.distro
 	}
+	// a program a package database owns is reported as that package already
+	out.Packages = slices.DeleteFunc(out.Packages, func(p Package) bool { return p.Type == TypeBinary && owned[p.Path] })
 	for i := range out.Packages {
 		p := &out.Packages[i]
 		if p.Type == TypeDeb && len(p.Licenses) == 0 {

@@ -58,5 +58,9 @@ func purlFor(p *Package, d *Distro) string {
 			ns, name = g, a
 		}
 	}
-	return packageurl.NewPackageURL(string(p.Type), ns, name, version, q, "").ToString()
+	typ := string(p.Type)
+	if p.Type == TypeBinary {
+		typ = packageurl.TypeGeneric
+	}
+	return packageurl.NewPackageURL(typ, ns, name, version, q, "").ToString()
 }

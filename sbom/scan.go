@@ -16,11 +16,12 @@ type found struct {
 	pkgs     []Package
 	distro   *Distro
 	licenses []string // a Debian copyright file's licenses
+	owned    []string // paths a package database says its packages own
 }
 
 // at returns a copy of f found at another path (a hard link).
 func (f *found) at(p string) *found {
-	g := &found{path: p, distro: f.distro, licenses: f.licenses, pkgs: append([]Package(nil), f.pkgs...)}
+	g := &found{path: p, distro: f.distro, licenses: f.licenses, owned: f.owned, pkgs: append([]Package(nil), f.pkgs...)}
 	for i := range g.pkgs {
 		g.pkgs[i].Path = p
 	}
@@ -130,6 +131,12 @@ func (s *scanner) parse(ctx context.Context, ls *layerScan, k kind, c *content) 
 			return nil, err
 		}
 		return &found{licenses: parseDebCopyright(b)}, nil
+	case kindDpkgFiles:
+		b, err := c.bytes()
+		if err != nil {
+			return nil, err
+		}
+		return &found{owned: parseDpkgFiles(b)}, nil
 	case kindDpkgStatus:
 		b, err := c.bytes()
 		if err != nil {
@@ -144,10 +151,12 @@ func (s *scanner) parse(ctx context.Context, ls *layerScan, k kind, c *content) 
 		if err != nil {
 			return nil, err
 		}
-		pkgs, err = parseApkInstalled(b)
+		var owned []string
+		pkgs, owned, err = parseApkInstalled(b)
 		if err != nil {
 			return nil, err
 		}
+		return &found{pkgs: pkgs, owned: owned}, nil
 	case kindRpmDB:
 		pkgs, err = s.parseRpmDB(c)
 	case kindPython:
@@ -184,7 +193,7 @@ func (s *scanner) parse(ctx context.Context, ls *layerScan, k kind, c *content) 
 			ls.warnings = append(ls.warnings, w)
 		}
 	case kindExec:
-		pkgs, err = parseBinary(c.readerAt())
+		pkgs, err = parseBinary(c.readerAt(), c.size, path.Base(c.path))
 		if err == nil && pkgs == nil {
 			return nil, nil
 		}
