@@ -66,7 +66,7 @@ if [[ -n "$root" ]]; then
 else
 	echo "no debootstrap root: using this machine's /usr as the first layer" >&2
 	tar -C / --numeric-owner --ignore-failed-read -cf "$work/l1.tar" \
-		etc/os-release usr/lib/os-release var/lib/dpkg/status usr/bin usr/sbin usr/lib/python3 2>/dev/null || true
+		bin sbin lib lib64 etc/os-release usr/lib/os-release var/lib/dpkg/status var/lib/dpkg/info usr/bin usr/sbin usr/lib/python3 2>/dev/null || true
 	py=/
 fi
 # layer 2: Go binaries (syft itself, berth's driver) and npm's node_modules if present
