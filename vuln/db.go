@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS meta (
 	value TEXT NOT NULL
 );`
 
+// DefaultPath is where the database lives under a store root.
+func DefaultPath(root string) string { return filepath.Join(root, "vuln", "osv.db") }
+
 // Open opens the database at path, creating it (and its directory) if needed.
 func Open(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

@@ -15,12 +15,16 @@ import (
 // (<base>/<Ecosystem>/all.zip).
 const DefaultMirror = "https://osv-vulnerabilities.storage.googleapis.com"
 
+// DefaultEcosystems are fetched by an update that has no inventory to
+// choose from: the distros and language ecosystems berth inventories.
+var DefaultEcosystems = []string{"Alpine", "Debian", "Ubuntu", "Go", "npm", "PyPI", "Maven", "crates.io"}
+
 // UpdateOptions configure Update.
 type UpdateOptions struct {
 	// BaseURL serves <BaseURL>/<Ecosystem>/all.zip; DefaultMirror when empty.
 	BaseURL string
-	// Ecosystems to fetch, by OSV base name ("Debian", "Go", "PyPI"); see
-	// Ecosystems for the ones an image needs.
+	// Ecosystems to fetch, by OSV base name ("Debian", "Go", "PyPI"): the
+	// union of Ecosystems over the images at hand, or DefaultEcosystems.
 	Ecosystems []string
 	// Client makes the requests; http.DefaultClient when nil.
 	Client *http.Client
