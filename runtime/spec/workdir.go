@@ -1,0 +1,65 @@
+package spec
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+
+	"github.com/berth-dev/berth/errdefs"
+)
+
+// CheckWorkDir refuses a working directory that is not absolute or lies in
+// /proc. A process started in /proc/self/fd/N (or a cousin such as
+// /proc/1/cwd) starts in whatever directory the runtime happened to hold
+// open, outside the container: the CVE-2024-21626 class.
+func CheckWorkDir(dir string) error {
+	if !path.IsAbs(dir) {
+		return fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path: %w", dir, errdefs.ErrInvalid)
+	}
+	if underProc(path.Clean(dir)) {
+		return fmt.Errorf("the working directory '%s' is invalid, it is inside /proc: %w", dir, errdefs.ErrInvalid)
+	}
+	return nil
+}
+
+func underProc(p string) bool {
+	return p == "/proc" || strings.HasPrefix(p, "/proc/")
+}
+
+// ResolveWorkDir resolves dir inside the container root as the container
+// will see it, so that symlinks in the image cannot lead it into /proc, and
+// returns the resolved path. With create set, a missing directory is made
+// (as Docker does at start) inside root, never through a symlink out of it.
+func ResolveWorkDir(root, dir string, create bool) (string, error) {
+	if err := CheckWorkDir(dir); err != nil {
+		return "", err
+	}
+	full, err := securejoin.SecureJoin(root, dir)
+	if err != nil {
+		return "", fmt.Errorf("resolve working directory %s: %w", dir, err)
+	}
+	rel, err := filepath.Rel(root, full)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("working directory %s resolves outside the container: %w", dir, errdefs.ErrInvalid)
+	}
+	resolved := "/" + filepath.ToSlash(rel)
+	if rel == "." {
+		resolved = "/"
+	}
+	if underProc(resolved) {
+		return "", fmt.Errorf("the working directory '%s' is invalid, it resolves to %s inside /proc: %w", dir, resolved, errdefs.ErrInvalid)
+	}
+	if create {
+		if err := pathrs.MkdirAll(root, resolved, 0o755); err != nil {
+			return "", fmt.Errorf("create working directory %s: %w", dir, err)
+		}
+	} else if _, err := os.Lstat(full); err != nil && !os.IsNotExist(err) {
+		return "", fmt.Errorf("working directory %s: %w", dir, err)
+	}
+	return resolved, nil
+}
