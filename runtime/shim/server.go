@@ -99,6 +99,11 @@ type server struct {
 // first, if not nil, is a client attached from the start; ports are the
 // sockets of cfg.Ports.
 func Serve(cfg Config, hooks Hooks, ready io.WriteCloser, first net.Conn, ports []*os.File) error {
+	// The container's process is runc's child; when runc exits it must
+	// come to us, not to init.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("become subreaper: %w", err)
+	}
 	s := &server{
 		cfg: cfg, hooks: hooks, reaper: newReaper(), pidfd: -1,
 		started: make(chan struct{}), done: make(chan struct{}),
