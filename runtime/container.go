@@ -118,7 +118,7 @@ type ShimProcess struct {
 // NetworkSettings are the container's address and published ports while it
 // runs.
 type NetworkSettings struct {
-	Endpoint *network.Endpoint  `json:",omitempty"`
+	Endpoint *network.Endpoint   `json:",omitempty"`
 	Ports    []portproxy.Mapping `json:",omitempty"`
 }
 

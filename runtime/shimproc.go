@@ -256,4 +256,3 @@ func (m *Manager) exited(ctx context.Context, id string, code int, at time.Time)
 	}
 	return nil
 }
-
