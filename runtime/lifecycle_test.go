@@ -198,9 +198,14 @@ func TestSignals(t *testing.T) {
 		t.Fatalf("signal forwarded: code %d err %v output %q", code, err, out.String())
 	}
 	// stop sends the image's stop signal.
-	o := busybox("sh", "-c", `trap "exit 7" USR1; while :; do sleep 0.05; done`)
+	o := busybox("sh", "-c", `trap "exit 7" USR1; echo trapped; while :; do sleep 0.05; done`)
 	o.StopSignal = "SIGUSR1"
 	c = startDetached(t, m, o)
+	waitFor(t, "the trap", func() bool {
+		var logs syncBuffer
+		m.Logs(ctx, c.ID, runtime.LogsOptions{Tail: -1}, &logs, &logs)
+		return logs.String() == "trapped\n"
+	})
 	if err := m.Stop(ctx, c.ID, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -27,6 +28,31 @@ func CheckWorkDir(dir string) error {
 	return nil
 }
 
+var errInProc = errors.New("path leads into /proc")
+
+// noProc is the file system as seen by path resolution, refusing to look
+// into root's /proc.
+type noProc struct{ root string }
+
+func (v noProc) inProc(name string) bool {
+	rel, err := filepath.Rel(v.root, name)
+	return err == nil && underProc("/"+filepath.ToSlash(rel))
+}
+
+func (v noProc) Lstat(name string) (os.FileInfo, error) {
+	if v.inProc(name) {
+		return nil, errInProc
+	}
+	return os.Lstat(name)
+}
+
+func (v noProc) Readlink(name string) (string, error) {
+	if v.inProc(name) {
+		return "", errInProc
+	}
+	return os.Readlink(name)
+}
+
 func underProc(p string) bool {
 	return p == "/proc" || strings.HasPrefix(p, "/proc/")
 }
@@ -39,7 +65,13 @@ func ResolveWorkDir(root, dir string, create bool) (string, error) {
 	if err := CheckWorkDir(dir); err != nil {
 		return "", err
 	}
-	full, err := securejoin.SecureJoin(root, dir)
+	// Resolution stops at the container's /proc: nothing there is looked
+	// at, let alone followed (when root is /proc/<pid>/root, its /proc is
+	// a live procfs full of magic links).
+	full, err := securejoin.SecureJoinVFS(root, dir, noProc{root: filepath.Clean(root)})
+	if errors.Is(err, errInProc) {
+		return "", fmt.Errorf("the working directory '%s' is invalid, it leads into /proc: %w", dir, errdefs.ErrInvalid)
+	}
 	if err != nil {
 		return "", fmt.Errorf("resolve working directory %s: %w", dir, err)
 	}
