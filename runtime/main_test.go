@@ -55,7 +55,7 @@ var setupErr error
 var busyboxDir string
 
 // needRuntime skips a test that cannot run here, loudly.
-func needRuntime(t *testing.T) {
+func needRuntime(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("containers need root: run the runtime tests as root")
@@ -87,7 +87,7 @@ func needRuntime(t *testing.T) {
 }
 
 // newManager opens a manager in a fresh directory.
-func newManager(t *testing.T) *runtime.Manager {
+func newManager(t testing.TB) *runtime.Manager {
 	t.Helper()
 	needRuntime(t)
 	root := t.TempDir()
@@ -186,7 +186,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // mountsUnder lists mount points under dir from /proc/self/mountinfo.
-func mountsUnder(t *testing.T, dir string) []string {
+func mountsUnder(t testing.TB, dir string) []string {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {

@@ -139,8 +139,12 @@ func (m *Manager) load(id string) (*Container, error) {
 	return &c, nil
 }
 
-// save writes c's record atomically: a crash leaves the old or the new.
-func (m *Manager) save(c *Container) error {
+// save writes c's record atomically and durably: a crash leaves the old
+// or the new.
+func (m *Manager) save(c *Container) error { return m.write(c, true) }
+
+// write writes c's record atomically, synced to disk if durable.
+func (m *Manager) write(c *Container, durable bool) error {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return err
@@ -151,7 +155,7 @@ func (m *Manager) save(c *Container) error {
 		return fmt.Errorf("save container %s: %w", c.ID, err)
 	}
 	_, err = f.Write(b)
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -241,6 +245,10 @@ func (m *Manager) List(ctx context.Context) ([]*Container, error) {
 	}
 	var out []*Container
 	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".rm-") {
+			m.sweep(filepath.Join(m.dir, e.Name()))
+			continue
+		}
 		if len(e.Name()) != 64 || !e.IsDir() {
 			continue
 		}
@@ -260,6 +268,14 @@ func (m *Manager) List(ctx context.Context) ([]*Container, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
+}
+
+// sweep deletes what a removal left behind when it was interrupted, if
+// nothing is mounted there.
+func (m *Manager) sweep(dir string) {
+	if mps, err := mountsUnder(dir); err == nil && len(mps) == 0 {
+		_ = os.RemoveAll(dir)
+	}
 }
 
 // Volumes is the volume store; use RemoveVolume and PruneVolumes to

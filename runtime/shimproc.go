@@ -217,10 +217,11 @@ func ShimMain(args []string) int {
 				Shim: &ShimProcess{Pid: self, StartTime: start, BootID: m.bootID},
 			}
 			// The starter holds the container's lock while it waits for us.
-			return m.save(c)
+			// Not synced: after a crash no container runs anyway.
+			return m.write(c, false)
 		},
-		Exited: func(code int, at time.Time) {
-			if err := m.exited(ctx, c.ID, code, at); err != nil {
+		Exited: func(code int, at time.Time, notify func()) {
+			if err := m.exited(ctx, c.ID, code, at, notify); err != nil {
 				fmt.Fprintln(os.Stderr, "shim:", err)
 			}
 		},
@@ -233,26 +234,49 @@ func ShimMain(args []string) int {
 }
 
 // exited records the end of a container's run and tears it down; an --rm
-// container is removed.
-func (m *Manager) exited(ctx context.Context, id string, code int, at time.Time) error {
+// container is removed. The attached clients are told (notify) as soon as
+// the record is final and nothing is mounted; runc's own cleanup and the
+// deletion of an --rm container's files follow, still under the lock, so a
+// new start or a removal waits for them.
+func (m *Manager) exited(ctx context.Context, id string, code int, at time.Time, notify func()) error {
 	unlock, err := m.lock(id)
 	if err != nil {
 		return err
 	}
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
 	c, err := m.load(id)
 	if err != nil {
-		unlock()
 		return err
 	}
-	terr := m.teardown(ctx, c)
+	var errs []error
+	if err := m.release(ctx, c); err != nil {
+		errs = append(errs, err)
+	}
 	c.State = State{Status: StatusExited, ExitCode: code, StartedAt: c.State.StartedAt, FinishedAt: at.UTC()}
-	err = m.save(c)
-	unlock()
-	if err != nil || terr != nil {
-		return errors.Join(err, terr)
+	var gone string
+	if c.HostConfig.AutoRemove && len(errs) == 0 {
+		if gone, err = m.unlink(c); err != nil {
+			errs = append(errs, err)
+		}
+	} else if err := m.save(c); err != nil {
+		errs = append(errs, err)
 	}
-	if c.HostConfig.AutoRemove {
-		return m.remove(ctx, id, true)
+	notify()
+	if err := m.runc.Delete(ctx, c.ID, true); err != nil {
+		errs = append(errs, err)
 	}
-	return nil
+	if gone != "" {
+		if err := os.RemoveAll(gone); err != nil {
+			errs = append(errs, err)
+		}
+		unlock()
+		locked = false
+		errs = append(errs, m.removeAnonymous(ctx, c))
+	}
+	return errors.Join(errs...)
 }

@@ -304,10 +304,19 @@ func copyUp(root string, mp MountPoint) error {
 // already gone (after a crash or a reboot) and leaves nothing mounted
 // under the container's directory.
 func (m *Manager) teardown(ctx context.Context, c *Container) error {
-	var errs []error
-	if err := m.runc.Delete(ctx, c.ID, true); err != nil {
-		errs = append(errs, err)
+	err := m.release(ctx, c)
+	// runc keeps a stopped container's state until it is deleted.
+	if _, serr := os.Stat(filepath.Join(m.runc.Root, c.ID)); serr == nil {
+		err = errors.Join(err, m.runc.Delete(ctx, c.ID, true))
 	}
+	return err
+}
+
+// release unmounts the container's root filesystem and binds and gives
+// back its network namespace and address. The container's processes must
+// be gone.
+func (m *Manager) release(ctx context.Context, c *Container) error {
+	var errs []error
 	if err := unmountAll(c.dir); err != nil {
 		errs = append(errs, err)
 	}

@@ -236,18 +236,28 @@ func (m *Manager) removeLocked(ctx context.Context, id string) (*Container, erro
 	if err := m.teardown(ctx, c); err != nil {
 		return nil, fmt.Errorf("remove container %s: %w", c.ShortID(), err)
 	}
-	// Never delete through a mount: unmountAll has checked none is left.
-	// The directory is renamed first so that a crash midway leaves no
-	// half-container behind.
-	gone := filepath.Join(m.dir, ".rm-"+c.ID)
-	if err := os.Rename(c.dir, gone); err != nil {
-		return nil, fmt.Errorf("remove container %s: %w", c.ShortID(), err)
+	gone, err := m.unlink(c)
+	if err != nil {
+		return nil, err
 	}
-	m.releaseName(c.Name, c.ID)
 	if err := os.RemoveAll(gone); err != nil {
 		return nil, fmt.Errorf("remove container %s: %w", c.ShortID(), err)
 	}
 	return c, nil
+}
+
+// unlink takes a torn-down container out of sight: its directory is renamed
+// away (so a crash midway leaves no half-container behind) and its name is
+// freed. The caller deletes the returned directory; nothing is mounted in
+// it, as teardown has checked, so the deletion never reaches through a
+// mount.
+func (m *Manager) unlink(c *Container) (string, error) {
+	gone := filepath.Join(m.dir, ".rm-"+c.ID)
+	if err := os.Rename(c.dir, gone); err != nil {
+		return "", fmt.Errorf("remove container %s: %w", c.ShortID(), err)
+	}
+	m.releaseName(c.Name, c.ID)
+	return gone, nil
 }
 
 // removeAnonymous removes the anonymous volumes c used, unless another

@@ -54,6 +54,13 @@ func (s *server) handle(c net.Conn) {
 	case "kill":
 		_ = fc.writeJSON(frameResponse, s.kill(syscall.Signal(req.Signal)))
 	case "wait":
+		s.mu.Lock()
+		closing := s.closing
+		if !closing {
+			s.waiters.Add(1)
+			defer s.waiters.Done()
+		}
+		s.mu.Unlock()
 		<-s.done
 		_ = fc.writeJSON(frameResponse, Response{ExitCode: s.exitCode})
 	default:

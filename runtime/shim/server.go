@@ -55,9 +55,11 @@ type Config struct {
 type Hooks struct {
 	// Started records the running container; ready is reported after it.
 	Started func(pid int) error
-	// Exited tears the container down and records the exit; clients learn
-	// the exit code after it returns.
-	Exited func(code int, at time.Time)
+	// Exited tears the container down and records the exit. It calls
+	// notify, once, as soon as the record is final, which gives the
+	// attached clients the exit code; what it does after is cleanup that
+	// nobody need wait for (wait requests are answered when it returns).
+	Exited func(code int, at time.Time, notify func())
 }
 
 // Ready is the shim's one message on ReadyFd: the container runs, or why not.
@@ -93,6 +95,8 @@ type server struct {
 	master   *os.File
 	exited   bool
 	exitCode int
+	waiters  sync.WaitGroup // handlers answering wait requests
+	closing  bool           // no more waiters are counted
 }
 
 // Serve runs the container and serves it until its first process exits.
@@ -161,11 +165,22 @@ func Serve(cfg Config, hooks Hooks, ready io.WriteCloser, first net.Conn, ports 
 	s.exited, s.exitCode = true, code
 	unix.Close(s.pidfd)
 	s.mu.Unlock()
-	hooks.Exited(code, time.Now())
-	s.out.exit(code)
+	var once sync.Once
+	notify := func() { once.Do(func() { s.out.exit(code) }) }
+	hooks.Exited(code, time.Now(), notify)
+	notify()
 	close(s.done)
-	// Let the clients' handlers send what they owe before the process ends.
-	time.Sleep(20 * time.Millisecond)
+	// Let the handlers answering wait requests finish before the process
+	// ends.
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	waited := make(chan struct{})
+	go func() { s.waiters.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(time.Second):
+	}
 	return nil
 }
 
