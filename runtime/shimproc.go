@@ -3,9 +3,11 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -30,20 +32,132 @@ type shimStart struct {
 	Shim      shim.Config
 }
 
-// spawn starts the container's shim and waits until the container runs or
-// has failed to. ports are the published ports' sockets, handed to the
-// shim; with st the caller is attached from the start.
-func (m *Manager) spawn(ctx context.Context, c *Container, ports []*os.File, st *Streams) (*Session, error) {
-	defer func() {
-		for _, f := range ports {
-			f.Close()
+// shimProcess is a shim started before the container is set up: the new
+// process's runtime comes up while berth mounts and configures, and the
+// configuration follows on the control socket (the shim's only descriptor
+// besides stdio), with the descriptors the shim takes over.
+type shimProcess struct {
+	ctl *net.UnixConn
+}
+
+// startShim starts a shim for c that waits for its configuration.
+func (m *Manager) startShim(c *Container) (*shimProcess, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	local, remote := os.NewFile(uintptr(fds[0]), "control"), os.NewFile(uintptr(fds[1]), "control-shim")
+	defer remote.Close()
+	conn, err := net.FileConn(local)
+	local.Close()
+	if err != nil {
+		remote.Close()
+		return nil, err
+	}
+	logf, err := os.OpenFile(filepath.Join(c.dir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(m.opts.Shim[0], m.opts.Shim[1:]...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, m.opts.ShimEnv...)
+	cmd.Stderr = logf
+	cmd.ExtraFiles = []*os.File{remote}
+	// Its own session: the terminal's signals are not for it, and it
+	// outlives the command that started it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("start shim: %w", err)
+	}
+	// Reaped here in case this process lives on (tests, a dashboard).
+	go func() { _ = cmd.Wait() }()
+	return &shimProcess{ctl: conn.(*net.UnixConn)}, nil
+}
+
+// abort makes a waiting shim exit without doing anything.
+func (p *shimProcess) abort() { p.ctl.Close() }
+
+// maxFdsPerMessage stays under the kernel's SCM_MAX_FD (253).
+const maxFdsPerMessage = 250
+
+// configure sends the configuration, then the descriptors in order.
+func (p *shimProcess) configure(cfg *shimStart, files []*os.File) error {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	msg := binary.BigEndian.AppendUint32(nil, uint32(len(b)))
+	if _, err := p.ctl.Write(append(msg, b...)); err != nil {
+		return fmt.Errorf("configure shim: %w", err)
+	}
+	for len(files) > 0 {
+		n := min(len(files), maxFdsPerMessage)
+		fds := make([]int, n)
+		for i, f := range files[:n] {
+			fds[i] = int(f.Fd())
 		}
-	}()
+		if _, _, err := p.ctl.WriteMsgUnix([]byte{'F'}, unix.UnixRights(fds...), nil); err != nil {
+			return fmt.Errorf("configure shim: %w", err)
+		}
+		files = files[n:]
+	}
+	return nil
+}
+
+// receiveStart is the shim's side of configure.
+func receiveStart(ctl *net.UnixConn) (*shimStart, []*os.File, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(ctl, hdr[:]); err != nil {
+		return nil, nil, err
+	}
+	b := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+	if _, err := io.ReadFull(ctl, b); err != nil {
+		return nil, nil, err
+	}
+	var cfg shimStart
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, nil, err
+	}
+	want := len(cfg.Shim.Ports)
+	if cfg.Shim.Attached {
+		want++
+	}
+	var files []*os.File
+	for len(files) < want {
+		n := min(want-len(files), maxFdsPerMessage)
+		oob := make([]byte, unix.CmsgSpace(4*n))
+		_, oobn, _, _, err := ctl.ReadMsgUnix(make([]byte, 1), oob)
+		if err != nil {
+			return nil, nil, err
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(msgs) != 1 {
+			return nil, nil, errors.New("bad descriptors message")
+		}
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, fd := range fds {
+			unix.CloseOnExec(fd)
+			files = append(files, os.NewFile(uintptr(fd), "shim-fd"))
+		}
+	}
+	return &cfg, files, nil
+}
+
+// run hands the prepared container to its shim and waits until it runs or
+// has failed to. ports are the published ports' sockets; with st the caller
+// is attached from the start.
+func (m *Manager) run(p *shimProcess, c *Container, ports []*os.File, st *Streams) (*Session, error) {
+	defer p.ctl.Close()
 	target := ""
 	if ep := c.NetworkSettings.Endpoint; ep != nil {
 		target = ep.IP.String()
 	}
-	cfg := shimStart{
+	cfg := &shimStart{
 		Dir:       m.dir,
 		Options:   m.opts,
 		Container: c,
@@ -61,59 +175,28 @@ func (m *Manager) spawn(ctx context.Context, c *Container, ports []*os.File, st 
 			Target:    target,
 		},
 	}
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer readyR.Close()
-	stdinR, stdinW, err := os.Pipe()
-	if err != nil {
-		readyW.Close()
-		return nil, err
-	}
-	logf, err := os.OpenFile(filepath.Join(c.dir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		readyW.Close()
-		stdinR.Close()
-		stdinW.Close()
-		return nil, err
-	}
-	var local, remote *os.File
+	var local *os.File
+	files := ports
 	if st != nil {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return nil, err
 		}
-		local, remote = os.NewFile(uintptr(fds[0]), "attach"), os.NewFile(uintptr(fds[1]), "attach-shim")
+		local = os.NewFile(uintptr(fds[0]), "attach")
+		remote := os.NewFile(uintptr(fds[1]), "attach-shim")
+		defer remote.Close()
+		files = append([]*os.File{remote}, ports...)
 	}
-	cmd := exec.Command(m.opts.Shim[0], m.opts.Shim[1:]...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, m.opts.ShimEnv...)
-	cmd.Stdin, cmd.Stderr = stdinR, logf
-	cmd.ExtraFiles = append([]*os.File{readyW, remote}, ports...)
-	// Its own session: the terminal's signals are not for it, and it
-	// outlives the command that started it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	err = cmd.Start()
-	for _, f := range []*os.File{readyW, stdinR, logf, remote} {
-		if f != nil {
-			f.Close()
-		}
+	err := p.configure(cfg, files)
+	for _, f := range ports {
+		f.Close()
 	}
 	if err != nil {
-		stdinW.Close()
 		if local != nil {
 			local.Close()
 		}
-		return nil, fmt.Errorf("start shim: %w", err)
+		return nil, err
 	}
-	// Reaped here in case this process lives on (tests, a dashboard).
-	go func() { _ = cmd.Wait() }()
-	err = json.NewEncoder(stdinW).Encode(cfg)
-	stdinW.Close()
-	if err != nil {
-		return nil, fmt.Errorf("configure shim: %w", err)
-	}
-
 	var sess *Session
 	var attachErr error
 	if local != nil {
@@ -125,7 +208,7 @@ func (m *Manager) spawn(ctx context.Context, c *Container, ports []*os.File, st 
 		sess, attachErr = shim.Open(conn, shim.Request{Op: "attach", Stdin: st.Stdin != nil, Stdout: st.Stdout != nil, Stderr: st.Stderr != nil}, *st)
 	}
 	var ready shim.Ready
-	if err := json.NewDecoder(readyR).Decode(&ready); err != nil {
+	if err := json.NewDecoder(p.ctl).Decode(&ready); err != nil {
 		if sess != nil {
 			sess.Close()
 		}
@@ -173,33 +256,32 @@ func shimLogTail(dir string) string {
 // ShimMain is the shim: the hidden `berth shim` command calls it. It reads
 // its configuration on stdin and returns the process's exit code.
 func ShimMain(args []string) int {
-	var cfg shimStart
-	if err := json.NewDecoder(os.Stdin).Decode(&cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "shim: read configuration:", err)
+	f := os.NewFile(3, "control")
+	unix.CloseOnExec(3)
+	fc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "shim: control socket:", err)
 		return 2
 	}
-	os.Stdin.Close()
-	// Keep the inherited descriptors from any child: runc, and the
-	// container after it, get only what they are given.
-	for fd := shim.ReadyFd; fd < shim.PortsFd+len(cfg.Shim.Ports); fd++ {
-		unix.CloseOnExec(fd)
+	ctl := fc.(*net.UnixConn)
+	cfg, files, err := receiveStart(ctl)
+	if err != nil {
+		// The starter gave up before the container was ready to run.
+		return 0
 	}
-	ready := os.NewFile(shim.ReadyFd, "ready")
 	var first net.Conn
+	ports := files
 	if cfg.Shim.Attached {
-		f := os.NewFile(shim.AttachFd, "attach")
-		c, err := net.FileConn(f)
-		f.Close()
+		c, err := net.FileConn(files[0])
+		files[0].Close()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "shim: attach:", err)
 			return 2
 		}
-		first = c
+		first, ports = c, files[1:]
 	}
-	var ports []*os.File
-	for i := range cfg.Shim.Ports {
-		ports = append(ports, os.NewFile(uintptr(shim.PortsFd+i), "port"))
-	}
+	ready := ctl
 	ctx := context.Background()
 	m, err := Open(ctx, cfg.Dir, cfg.Options)
 	if err != nil {
@@ -235,9 +317,11 @@ func ShimMain(args []string) int {
 
 // exited records the end of a container's run and tears it down; an --rm
 // container is removed. The attached clients are told (notify) as soon as
-// the record is final and nothing is mounted; runc's own cleanup and the
-// deletion of an --rm container's files follow, still under the lock, so a
-// new start or a removal waits for them.
+// the record is final and nothing is mounted; the slower cleanup (the
+// network, runc's state, an --rm container's files) follows, still under
+// the lock, so a new start or a removal waits for it. The record keeps the
+// network endpoint until it is given back, so that a crash in between
+// leaves it to the next teardown.
 func (m *Manager) exited(ctx context.Context, id string, code int, at time.Time, notify func()) error {
 	unlock, err := m.lock(id)
 	if err != nil {
@@ -254,7 +338,7 @@ func (m *Manager) exited(ctx context.Context, id string, code int, at time.Time,
 		return err
 	}
 	var errs []error
-	if err := m.release(ctx, c); err != nil {
+	if err := m.unmount(c); err != nil {
 		errs = append(errs, err)
 	}
 	c.State = State{Status: StatusExited, ExitCode: code, StartedAt: c.State.StartedAt, FinishedAt: at.UTC()}
@@ -267,6 +351,13 @@ func (m *Manager) exited(ctx context.Context, id string, code int, at time.Time,
 		errs = append(errs, err)
 	}
 	notify()
+	if c.NetworkSettings.Endpoint != nil {
+		if err := m.disconnect(ctx, c); err != nil {
+			errs = append(errs, err)
+		} else if gone == "" {
+			errs = append(errs, m.write(c, false))
+		}
+	}
 	if err := m.runc.Delete(ctx, c.ID, true); err != nil {
 		errs = append(errs, err)
 	}

@@ -83,12 +83,17 @@ func (m *Manager) Start(ctx context.Context, ref string, st *Streams) (*Session,
 
 // start runs the container; the caller holds its lock.
 func (m *Manager) start(ctx context.Context, c *Container, st *Streams) (*Session, error) {
-	ports, err := m.prepare(ctx, c)
+	// The shim starts first and comes up while the container is set up.
+	p, err := m.startShim(c)
 	if err == nil {
-		var sess *Session
-		sess, err = m.spawn(ctx, c, ports, st)
-		if err == nil {
-			return sess, nil
+		var ports []*os.File
+		if ports, err = m.prepare(ctx, c); err != nil {
+			p.abort()
+		} else {
+			var sess *Session
+			if sess, err = m.run(p, c, ports, st); err == nil {
+				return sess, nil
+			}
 		}
 	}
 	// Record why, with Docker's exit codes, and undo what was set up.
@@ -304,7 +309,7 @@ func copyUp(root string, mp MountPoint) error {
 // already gone (after a crash or a reboot) and leaves nothing mounted
 // under the container's directory.
 func (m *Manager) teardown(ctx context.Context, c *Container) error {
-	err := m.release(ctx, c)
+	err := errors.Join(m.unmount(c), m.disconnect(ctx, c))
 	// runc keeps a stopped container's state until it is deleted.
 	if _, serr := os.Stat(filepath.Join(m.runc.Root, c.ID)); serr == nil {
 		err = errors.Join(err, m.runc.Delete(ctx, c.ID, true))
@@ -312,10 +317,9 @@ func (m *Manager) teardown(ctx context.Context, c *Container) error {
 	return err
 }
 
-// release unmounts the container's root filesystem and binds and gives
-// back its network namespace and address. The container's processes must
-// be gone.
-func (m *Manager) release(ctx context.Context, c *Container) error {
+// unmount unmounts the container's root filesystem and binds. The
+// container's processes must be gone.
+func (m *Manager) unmount(c *Container) error {
 	var errs []error
 	if err := unmountAll(c.dir); err != nil {
 		errs = append(errs, err)
@@ -328,9 +332,13 @@ func (m *Manager) release(ctx context.Context, c *Container) error {
 			_ = os.Remove(filepath.Join(c.dir, "mounts", e.Name()))
 		}
 	}
-	if err := m.net.Detach(ctx, c.ID, c.NetworkSettings.Endpoint); err != nil {
-		errs = append(errs, err)
-	}
-	c.NetworkSettings = NetworkSettings{}
+	c.NetworkSettings.Ports = nil
 	return errors.Join(errs...)
+}
+
+// disconnect gives back the container's network namespace and address.
+func (m *Manager) disconnect(ctx context.Context, c *Container) error {
+	err := m.net.Detach(ctx, c.ID, c.NetworkSettings.Endpoint)
+	c.NetworkSettings = NetworkSettings{}
+	return err
 }

@@ -168,13 +168,19 @@ func TestConcurrentRuns(t *testing.T) {
 		t.Fatalf("list: %d %v", len(list), err)
 	}
 	for _, c := range list {
-		if c.State.Status != runtime.StatusExited || c.NetworkSettings.Endpoint != nil {
+		if c.State.Status != runtime.StatusExited || len(c.NetworkSettings.Ports) != 0 {
 			t.Errorf("%s: %+v %+v", c.ShortID(), c.State, c.NetworkSettings)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(runDir, "netns")); err == nil {
-		if entries, _ := os.ReadDir(filepath.Join(runDir, "netns")); len(entries) != 0 {
-			t.Errorf("namespaces left: %d", len(entries))
+	// The network is given back right after the exit is told.
+	waitFor(t, "the namespaces to go", func() bool {
+		entries, _ := os.ReadDir(filepath.Join(runDir, "netns"))
+		return len(entries) == 0
+	})
+	list, _ = m.List(ctx)
+	for _, c := range list {
+		if c.NetworkSettings.Endpoint != nil {
+			t.Errorf("%s: endpoint still recorded: %+v", c.ShortID(), c.NetworkSettings)
 		}
 	}
 }

@@ -303,3 +303,36 @@ func TestAttachFailsClean(t *testing.T) {
 		t.Errorf("failed attach removed the first one's veth: %v", err)
 	}
 }
+
+func BenchmarkAttachDetach(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	n, err := New(Config{Bridge: "berthtest0", Subnet: netip.MustParsePrefix("10.78.0.0/16"), RunDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if l, err := netlink.LinkByName("berthtest0"); err == nil {
+			netlink.LinkDel(l)
+		}
+	}()
+	ctx := context.Background()
+	var attach, detach time.Duration
+	for i := 0; b.Loop(); i++ {
+		id := fmt.Sprintf("%016x%016x", i, i)
+		t0 := time.Now()
+		ep, err := n.Attach(ctx, id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := n.Detach(ctx, id, ep); err != nil {
+			b.Fatal(err)
+		}
+		attach += t1.Sub(t0)
+		detach += time.Since(t1)
+	}
+	b.ReportMetric(float64(attach.Milliseconds())/float64(b.N), "attach-ms")
+	b.ReportMetric(float64(detach.Milliseconds())/float64(b.N), "detach-ms")
+}

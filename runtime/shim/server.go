@@ -43,9 +43,9 @@ type Config struct {
 	StdinOnce bool
 	// LogFile is the json-file log.
 	LogFile string
-	// Attached says a first client is attached from the start on AttachFd.
+	// Attached says a first client is attached from the start.
 	Attached bool
-	// Ports are the published ports whose sockets start at PortsFd.
+	// Ports are the published ports; Serve gets their sockets.
 	Ports []portproxy.Mapping
 	// Target is the container's address, where the ports forward to.
 	Target string
@@ -62,20 +62,13 @@ type Hooks struct {
 	Exited func(code int, at time.Time, notify func())
 }
 
-// Ready is the shim's one message on ReadyFd: the container runs, or why not.
+// Ready is the shim's one message to its starter: the container runs, or
+// why not.
 type Ready struct {
 	Pid   int    `json:",omitempty"`
 	Error string `json:",omitempty"`
 	Kind  string `json:",omitempty"`
 }
-
-// The descriptors a shim process is started with, besides its stdin (the
-// Config as JSON) and stderr (its own log).
-const (
-	ReadyFd  = 3
-	AttachFd = 4
-	PortsFd  = 5
-)
 
 // SocketName is the shim's socket in the bundle.
 const SocketName = "shim.sock"
