@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/runtime/internal/errkind"
 	"github.com/berth-dev/berth/runtime/volume"
 )
 
@@ -39,7 +40,7 @@ func ParseVolume(s string) (VolumeSpec, error) {
 		if why != "" {
 			why = ": " + why
 		}
-		return VolumeSpec{}, fmt.Errorf("invalid volume specification: '%s'%s: %w", s, why, errdefs.ErrInvalid)
+		return VolumeSpec{}, errkind.New(errdefs.ErrInvalid, "invalid volume specification: '%s'%s", s, why)
 	}
 	parts := strings.Split(s, ":")
 	var v VolumeSpec

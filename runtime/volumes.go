@@ -2,9 +2,9 @@ package runtime
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/runtime/internal/errkind"
 	"github.com/berth-dev/berth/runtime/volume"
 )
 
@@ -46,7 +46,7 @@ func (m *Manager) RemoveVolume(ctx context.Context, name string, force bool) err
 		return err
 	}
 	if len(users) > 0 {
-		return fmt.Errorf("remove %s: volume is in use - %v: %w", name, users, errdefs.ErrConflict)
+		return errkind.New(errdefs.ErrConflict, "remove %s: volume is in use - %v", name, users)
 	}
 	return m.volumes.Remove(name)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/runtime/internal/errkind"
 )
 
 // ipam hands out the subnet's addresses. Each address in use is a file named
@@ -37,7 +38,7 @@ func (a *ipam) allocate(owner string) (netip.Addr, error) {
 	size := 1 << (first.BitLen() - a.subnet.Bits())
 	hosts := size - 3 // network, gateway, broadcast
 	if hosts <= 0 {
-		return netip.Addr{}, fmt.Errorf("subnet %s has no room for containers: %w", a.subnet, errdefs.ErrInvalid)
+		return netip.Addr{}, errkind.New(errdefs.ErrInvalid, "subnet %s has no room for containers", a.subnet)
 	}
 	// Start anywhere so that concurrent allocations rarely meet.
 	start := mrand.IntN(hosts)
@@ -51,7 +52,7 @@ func (a *ipam) allocate(owner string) (netip.Addr, error) {
 			return ip, nil
 		}
 	}
-	return netip.Addr{}, fmt.Errorf("no free address left in %s: %w", a.subnet, errdefs.ErrConflict)
+	return netip.Addr{}, errkind.New(errdefs.ErrConflict, "no free address left in %s", a.subnet)
 }
 
 func nth(ip netip.Addr, n int) netip.Addr {

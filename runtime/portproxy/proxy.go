@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/runtime/internal/errkind"
 )
 
 // Bind opens the host side of each binding, taking free ports where asked,
@@ -60,7 +61,7 @@ func Bind(bindings []Binding) (files []*os.File, mappings []Mapping, err error) 
 				return files, nil, err
 			}
 		default:
-			return files, nil, fmt.Errorf("invalid proto: %s: %w", b.Proto, errdefs.ErrInvalid)
+			return files, nil, errkind.New(errdefs.ErrInvalid, "invalid proto: %s", b.Proto)
 		}
 		files = append(files, f)
 		mappings = append(mappings, Mapping{HostIP: ip, HostPort: uint16(port), ContainerPort: b.ContainerPort, Proto: b.Proto})
@@ -70,9 +71,9 @@ func Bind(bindings []Binding) (files []*os.File, mappings []Mapping, err error) 
 
 func bindError(ip string, port uint16, err error) error {
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("Bind for %s:%d failed: port is already allocated: %w", ip, port, errdefs.ErrConflict)
+		return errkind.New(errdefs.ErrConflict, "Bind for %s:%d failed: port is already allocated", ip, port)
 	}
-	return fmt.Errorf("Bind for %s:%d failed: %v: %w", ip, port, err, errdefs.ErrInvalid)
+	return errkind.New(errdefs.ErrInvalid, "Bind for %s:%d failed: %v", ip, port, err)
 }
 
 // UDPIdleTimeout ends a UDP flow nobody has used for this long, as Docker's
@@ -83,7 +84,7 @@ const UDPIdleTimeout = 90 * time.Second
 // in the order of mappings) to the same port at target, until ctx ends.
 func Serve(ctx context.Context, files []*os.File, mappings []Mapping, target netip.Addr) error {
 	if len(files) != len(mappings) {
-		return fmt.Errorf("%d sockets for %d port mappings: %w", len(files), len(mappings), errdefs.ErrInvalid)
+		return errkind.New(errdefs.ErrInvalid, "%d sockets for %d port mappings", len(files), len(mappings))
 	}
 	var wg sync.WaitGroup
 	for i, f := range files {

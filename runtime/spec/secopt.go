@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -9,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/runtime/internal/errkind"
 )
 
 // Security is what --security-opt asked for.
@@ -51,11 +51,11 @@ func ParseSecurityOpts(opts []string) (Security, error) {
 			}
 			data, err := os.ReadFile(v)
 			if err != nil {
-				return s, fmt.Errorf("opening seccomp profile (%s) failed: %v: %w", v, err, errdefs.ErrInvalid)
+				return s, errkind.New(errdefs.ErrInvalid, "opening seccomp profile (%s) failed: %v", v, err)
 			}
 			s.Seccomp = string(data)
 		case "apparmor", "label", "systempaths":
-			return s, fmt.Errorf("--security-opt %s is not supported: %w", k, errdefs.ErrUnsupported)
+			return s, errkind.New(errdefs.ErrUnsupported, "--security-opt %s is not supported", k)
 		default:
 			return s, invalidSecOpt(i, opt)
 		}
@@ -64,7 +64,7 @@ func ParseSecurityOpts(opts []string) (Security, error) {
 }
 
 func invalidSecOpt(i int, opt string) error {
-	return fmt.Errorf("invalid --security-opt %d: %q: %w", i+1, opt, errdefs.ErrInvalid)
+	return errkind.New(errdefs.ErrInvalid, "invalid --security-opt %d: %q", i+1, opt)
 }
 
 // SeccompFilter is the filter s selects for a process with Docker's default

@@ -12,6 +12,7 @@ import (
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/runtime/internal/errkind"
 )
 
 // CheckWorkDir refuses a working directory that is not absolute or lies in
@@ -20,10 +21,10 @@ import (
 // open, outside the container: the CVE-2024-21626 class.
 func CheckWorkDir(dir string) error {
 	if !path.IsAbs(dir) {
-		return fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path: %w", dir, errdefs.ErrInvalid)
+		return errkind.New(errdefs.ErrInvalid, "the working directory '%s' is invalid, it needs to be an absolute path", dir)
 	}
 	if underProc(path.Clean(dir)) {
-		return fmt.Errorf("the working directory '%s' is invalid, it is inside /proc: %w", dir, errdefs.ErrInvalid)
+		return errkind.New(errdefs.ErrInvalid, "the working directory '%s' is invalid, it is inside /proc", dir)
 	}
 	return nil
 }
@@ -70,21 +71,21 @@ func ResolveWorkDir(root, dir string, create bool) (string, error) {
 	// a live procfs full of magic links).
 	full, err := securejoin.SecureJoinVFS(root, dir, noProc{root: filepath.Clean(root)})
 	if errors.Is(err, errInProc) {
-		return "", fmt.Errorf("the working directory '%s' is invalid, it leads into /proc: %w", dir, errdefs.ErrInvalid)
+		return "", errkind.New(errdefs.ErrInvalid, "the working directory '%s' is invalid, it leads into /proc", dir)
 	}
 	if err != nil {
 		return "", fmt.Errorf("resolve working directory %s: %w", dir, err)
 	}
 	rel, err := filepath.Rel(root, full)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return "", fmt.Errorf("working directory %s resolves outside the container: %w", dir, errdefs.ErrInvalid)
+		return "", errkind.New(errdefs.ErrInvalid, "working directory %s resolves outside the container", dir)
 	}
 	resolved := "/" + filepath.ToSlash(rel)
 	if rel == "." {
 		resolved = "/"
 	}
 	if underProc(resolved) {
-		return "", fmt.Errorf("the working directory '%s' is invalid, it resolves to %s inside /proc: %w", dir, resolved, errdefs.ErrInvalid)
+		return "", errkind.New(errdefs.ErrInvalid, "the working directory '%s' is invalid, it resolves to %s inside /proc", dir, resolved)
 	}
 	if create {
 		if err := pathrs.MkdirAll(root, resolved, 0o755); err != nil {
