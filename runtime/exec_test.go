@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -70,14 +71,25 @@ func TestExecTTY(t *testing.T) {
 	m := newManager(t)
 	ctx := context.Background()
 	c := startDetached(t, m, busybox("sleep", "1000"))
-	user, tty := terminal(t)
+	// The user's terminal, set up by AttachTerminal as the CLI will.
+	user, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer user.Close()
+	defer tty.Close()
+	if err := pty.Setsize(user, &pty.Winsize{Rows: 40, Cols: 100}); err != nil {
+		t.Fatal(err)
+	}
 	s, err := m.Exec(ctx, c.ID, runtime.ExecOptions{Cmd: []string{"sh"}, Tty: true}, runtime.Streams{Stdin: tty, Stdout: tty})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Resize(40, 100); err != nil {
+	restore, err := runtime.AttachTerminal(s, tty, tty)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer restore()
 	io.WriteString(user, "tty; stty size; echo TERM=$TERM; echo $((6*7))\r")
 	out := readUntil(t, user, "42")
 	for _, want := range []string{"/dev/pts/0", "40 100", "TERM=xterm"} {
@@ -85,6 +97,15 @@ func TestExecTTY(t *testing.T) {
 			t.Errorf("no %q in the shell's output %q", want, out)
 		}
 	}
+	// The user resizes the window: the container's terminal follows.
+	if err := pty.Setsize(user, &pty.Winsize{Rows: 50, Cols: 120}); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGWINCH)
+	waitFor(t, "the new size", func() bool {
+		io.WriteString(user, "stty size\r")
+		return strings.Contains(readUntil(t, user, "\n"), "50 120")
+	})
 	io.WriteString(user, "exit 5\r")
 	if code, err := s.Wait(ctx); err != nil || code != 5 {
 		t.Errorf("exit code %d %v", code, err)

@@ -190,7 +190,9 @@ func TestSignals(t *testing.T) {
 	}
 	waitFor(t, "ready", func() bool { return strings.Contains(out.String(), "ready") })
 	// What `docker run` does with a Ctrl-C or a SIGTERM it receives.
-	if err := s.Signal(syscall.SIGTERM); err != nil {
+	stop := runtime.ForwardSignals(s)
+	defer stop()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	code, err := s.Wait(ctx)
@@ -292,3 +294,39 @@ func TestAfterReboot(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestStarterDiedMidway(t *testing.T) {
+	m := newManager(t)
+	ctx := context.Background()
+	o := busybox("sh", "-c", "ip -4 -o addr show eth0")
+	o.Network = "bridge"
+	c, err := m.Create(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a starter killed between setting up and handing over leaves:
+	// the root filesystem mounted and a namespace on the bridge, unrecorded.
+	runtime.Prepare(t, m, c)
+	if len(mountsUnder(t, c.Dir())) == 0 {
+		t.Fatal("nothing mounted to leave behind")
+	}
+	out, errOut, code := run2(t, m, c.ID)
+	if code != 0 || !strings.Contains(out, "inet 10.79.") {
+		t.Fatalf("start over what a dead starter left: %q %q %d", out, errOut, code)
+	}
+}
+
+// run2 starts an existing container attached and waits for it.
+func run2(t *testing.T, m *runtime.Manager, id string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr syncBuffer
+	s, err := m.Start(context.Background(), id, &runtime.Streams{Stdout: &stdout, Stderr: &stderr})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	code, err := s.Wait(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}

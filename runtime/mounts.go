@@ -209,7 +209,7 @@ func unescapeMountPath(s string) string {
 // would be deleted with it.
 func unmountAll(dir string) error {
 	mps, err := mountsUnder(dir)
-	if err != nil {
+	if err != nil || len(mps) == 0 {
 		return err
 	}
 	for _, mp := range mps {

@@ -132,6 +132,14 @@ func (m *Manager) overlay(c *Container) rootfs.Overlay {
 // /etc files, the mounts and the config; it returns the sockets of the
 // published ports. On error the caller tears down.
 func (m *Manager) prepare(ctx context.Context, c *Container) ([]*os.File, error) {
+	// A starter that died midway may have left mounts or a network
+	// behind without recording them.
+	if err := m.unmount(c); err != nil {
+		return nil, err
+	}
+	if err := m.net.Scrub(ctx, c.ID); err != nil {
+		return nil, err
+	}
 	if len(c.Layers) == 0 {
 		if err := os.MkdirAll(filepath.Join(c.dir, "empty"), 0o755); err != nil {
 			return nil, err

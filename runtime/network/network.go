@@ -206,6 +206,25 @@ func (n *Network) Detach(ctx context.Context, id string, ep *Endpoint) error {
 	return errors.Join(errs...)
 }
 
+// Scrub undoes an attachment of container id that was never recorded (its
+// starter died between Attach and writing it down): the namespace and veth
+// have names derived from id, and the address file names its owner. It is
+// cheap when there is nothing to undo.
+func (n *Network) Scrub(ctx context.Context, id string) error {
+	ep := &Endpoint{NetNS: filepath.Join(n.cfg.RunDir, "netns", id), HostVeth: vethName(id)}
+	if _, err := os.Stat(ep.NetNS); err != nil {
+		return nil
+	}
+	errs := []error{n.Detach(ctx, id, ep)}
+	entries, _ := os.ReadDir(n.ipam.dir)
+	for _, e := range entries {
+		if ip, err := netip.ParseAddr(e.Name()); err == nil {
+			errs = append(errs, n.ipam.release(ip, id))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // bridge returns the bridge, making it first if needed. Several processes
 // may race to make it: each tolerates the others' work.
 func (n *Network) bridge() (netlink.Link, error) {

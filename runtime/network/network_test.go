@@ -336,3 +336,31 @@ func BenchmarkAttachDetach(b *testing.B) {
 	b.ReportMetric(float64(attach.Milliseconds())/float64(b.N), "attach-ms")
 	b.ReportMetric(float64(detach.Milliseconds())/float64(b.N), "detach-ms")
 }
+
+func TestScrub(t *testing.T) {
+	n := testNetwork(t)
+	ctx := context.Background()
+	id := "dddddddddddddddd"
+	ep, err := n.Attach(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The record of ep is lost: Scrub finds it all by the ID.
+	if err := n.Scrub(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ep.NetNS); !os.IsNotExist(err) {
+		t.Errorf("namespace left: %v", err)
+	}
+	if _, err := netlink.LinkByName(ep.HostVeth); err == nil {
+		t.Error("veth left")
+	}
+	if _, err := os.Stat(filepath.Join(n.ipam.dir, ep.IP.String())); !os.IsNotExist(err) {
+		t.Errorf("address still allocated: %v", err)
+	}
+	again, err := n.Attach(ctx, id)
+	if err != nil {
+		t.Fatalf("attach after scrub: %v", err)
+	}
+	n.Detach(ctx, id, again)
+}
