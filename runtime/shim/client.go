@@ -241,6 +241,9 @@ func (s *Session) stdinLoop() {
 					if b == keys[matched] {
 						matched++
 						if matched == len(keys) {
+							if len(out) > 0 {
+								_ = s.fc.write(frameStdin, out)
+							}
 							s.detach()
 							return
 						}
@@ -264,6 +267,10 @@ func (s *Session) stdinLoop() {
 			}
 		}
 		if err != nil {
+			if matched > 0 {
+				// Half a detach sequence before the end is input after all.
+				_ = s.fc.write(frameStdin, keys[:matched])
+			}
 			_ = s.fc.write(frameStdinEOF, nil)
 			return
 		}
