@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strconv"
 
@@ -107,9 +108,7 @@ type LogsOptions = logs.ReadOptions
 
 // Logs prints what the container wrote, stdout to stdout and stderr to
 // stderr; with Follow it goes on until the container stops or ctx ends.
-func (m *Manager) Logs(ctx context.Context, ref string, o LogsOptions, stdout, stderr interface {
-	Write([]byte) (int, error)
-}) error {
+func (m *Manager) Logs(ctx context.Context, ref string, o LogsOptions, stdout, stderr io.Writer) error {
 	c, err := m.Get(ctx, ref)
 	if err != nil {
 		return err

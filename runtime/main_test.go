@@ -20,8 +20,12 @@ import (
 )
 
 // The tests run the shim as the test binary itself: TestMain turns into
-// ShimMain when the manager starts it with this variable set.
-const shimEnv = "BERTH_RUNTIME_TEST_SHIM"
+// ShimMain when the manager starts it with this variable set; with cliEnv
+// set it plays a short-lived `berth run -d`.
+const (
+	shimEnv = "BERTH_RUNTIME_TEST_SHIM"
+	cliEnv  = "BERTH_RUNTIME_TEST_CLI"
+)
 
 const (
 	testBridge = "berthtest1"
@@ -36,6 +40,9 @@ var (
 func TestMain(m *testing.M) {
 	if os.Getenv(shimEnv) == "1" {
 		os.Exit(runtime.ShimMain(os.Args[1:]))
+	}
+	if dir := os.Getenv(cliEnv); dir != "" {
+		os.Exit(cliRunDetached(dir))
 	}
 	code := m.Run()
 	if sharedDir != "" {

@@ -279,6 +279,9 @@ func (m *Manager) sweep(dir string) {
 	}
 }
 
+// Dir is the containers directory.
+func (m *Manager) Dir() string { return m.dir }
+
 // Volumes is the volume store; use RemoveVolume and PruneVolumes to
 // remove, which know what containers use.
 func (m *Manager) Volumes() *volume.Store { return m.volumes }

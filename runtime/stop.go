@@ -132,6 +132,15 @@ func (m *Manager) stop(ctx context.Context, c *Container, timeout *time.Duration
 	return m.settle(ctx, c.ID)
 }
 
+// Restart stops the container (see Stop) and starts it again, detached.
+func (m *Manager) Restart(ctx context.Context, ref string, timeout *time.Duration) error {
+	if err := m.Stop(ctx, ref, timeout); err != nil {
+		return err
+	}
+	_, err := m.Start(ctx, ref, nil)
+	return err
+}
+
 // settle brings the record up to date after the shim went away (the shim
 // records the exit itself; if it died instead, reconcile does).
 func (m *Manager) settle(ctx context.Context, id string) error {

@@ -72,6 +72,9 @@ func CheckName(name string) error {
 	return nil
 }
 
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
 // Create makes a volume; an empty name makes an anonymous one with a random
 // name. Creating a volume that exists returns it, as Docker does.
 func (s *Store) Create(name string, labels map[string]string) (*Volume, error) {
