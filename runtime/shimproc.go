@@ -266,9 +266,13 @@ func ShimMain(args []string) int {
 	}
 	ctl := fc.(*net.UnixConn)
 	cfg, files, err := receiveStart(ctl)
-	if err != nil {
+	if errors.Is(err, io.EOF) {
 		// The starter gave up before the container was ready to run.
 		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "shim: read configuration:", err)
+		return 2
 	}
 	var first net.Conn
 	ports := files

@@ -147,12 +147,12 @@ func Serve(cfg Config, hooks Hooks, ready io.WriteCloser, first net.Conn, ports 
 	}()
 
 	code := <-s.reaper.wait(s.pid)
+	close(stopPorts)
 	// The last words of a process come after its exit status; wait for
 	// them, though not forever: a stray process may hold the stream open.
 	s.out.drain(2 * time.Second)
 	stdoutLog.Close()
 	stderrLog.Close()
-	close(stopPorts)
 	<-portsDone
 	s.mu.Lock()
 	s.exited, s.exitCode = true, code
