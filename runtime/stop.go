@@ -197,19 +197,31 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 	if err != nil {
 		return err
 	}
-	if c == nil {
-		return nil // an --rm container that just went
-	}
-	if c.State.Running {
-		if !o.Force {
-			return errkind.New(errdefs.ErrConflict, "You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
+	// A start may slip in between the stop and the removal: with Force,
+	// stop again.
+	for try := 0; ; try++ {
+		if c == nil {
+			return nil // an --rm container that just went
 		}
-		zero := time.Duration(0)
-		if err := m.stop(ctx, c, &zero); err != nil {
+		if c.State.Running {
+			if !o.Force {
+				return errkind.New(errdefs.ErrConflict, "You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
+			}
+			zero := time.Duration(0)
+			if err := m.stop(ctx, c, &zero); err != nil {
+				return err
+			}
+		}
+		err := m.remove(ctx, c.ID, o.Volumes)
+		if !errdefs.IsConflict(err) || !o.Force || try == 3 {
+			return err
+		}
+		if c, err = m.Get(ctx, c.ID); errdefs.IsNotFound(err) {
+			return nil
+		} else if err != nil {
 			return err
 		}
 	}
-	return m.remove(ctx, c.ID, o.Volumes)
 }
 
 // remove deletes a stopped container's directory, name and, with volumes,
