@@ -182,3 +182,16 @@ func TestMergeWithImage(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDetachKeys(t *testing.T) {
+	for in, want := range map[string][]byte{"ctrl-p,ctrl-q": {16, 17}, "ctrl-a,x": {1, 'x'}, "ctrl-@,ctrl-[,ctrl-_": {0, 27, 31}} {
+		if got, err := ParseDetachKeys(in); err != nil || string(got) != string(want) {
+			t.Errorf("ParseDetachKeys(%q) = %v %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "ctrl-", "ctrl-1", "abc", "ctrl-p,"} {
+		if _, err := ParseDetachKeys(bad); !errdefs.IsInvalid(err) {
+			t.Errorf("ParseDetachKeys(%q) = %v", bad, err)
+		}
+	}
+}
