@@ -1,0 +1,360 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/image"
+	"github.com/berth-dev/berth/runtime/internal/errkind"
+	"github.com/berth-dev/berth/runtime/names"
+	"github.com/berth-dev/berth/runtime/portproxy"
+	"github.com/berth-dev/berth/runtime/spec"
+)
+
+// CreateOptions are what `berth create` and `berth run` ask for. Fields left
+// empty take the image's values, as with Docker.
+type CreateOptions struct {
+	// Name is the container's name; empty generates one.
+	Name string
+	// Image is the reference as the user gave it and ImageID the image's
+	// ID; both are recorded for ps and for the rules of rmi.
+	Image   string
+	ImageID string
+	// Layers are the host paths of the image's unpacked layer directories,
+	// lowest first.
+	Layers []string
+	// ImageConfig is the image's runtime config (may be nil).
+	ImageConfig *image.ContainerConfig
+
+	// Cmd replaces the image's; Entrypoint, when not nil, replaces the
+	// image's entrypoint and drops its Cmd (an empty, non-nil Entrypoint
+	// is --entrypoint "").
+	Cmd, Entrypoint []string
+	// Env adds to and overrides the image's variables.
+	Env        []string
+	User       string
+	WorkingDir string
+	Hostname   string
+	Labels     map[string]string
+	StopSignal string
+
+	Tty       bool
+	OpenStdin bool
+	// StdinOnce closes stdin when the attached client's stdin ends
+	// (docker run -i sets it).
+	StdinOnce  bool
+	AutoRemove bool
+
+	// Publish are the -p ports; PublishAll publishes every exposed port
+	// on a free host port (-P). Expose adds exposed ports ("80/tcp").
+	Publish    []portproxy.Binding
+	PublishAll bool
+	Expose     []string
+	// Network is "bridge" (the default), "none" or "host".
+	Network string
+	// Volumes are -v values (see ParseVolume).
+	Volumes []string
+
+	ReadOnly    bool
+	Memory      int64   // bytes
+	CPUs        float64 // --cpus
+	SecurityOpt []string
+}
+
+// minMemory is Docker's smallest memory limit.
+const minMemory = 6 << 20
+
+// Create makes a container, ready to start.
+func (m *Manager) Create(ctx context.Context, o CreateOptions) (c *Container, err error) {
+	c, specs, err := m.newContainer(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.reserveName(c, o.Name == ""); err != nil {
+		return nil, err
+	}
+	dir := m.containerDir(c.ID)
+	c.dir = dir
+	c.LogPath = filepath.Join(dir, "container.log")
+	var anon []string
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+			m.releaseName(c.Name, c.ID)
+			for _, v := range anon {
+				_ = m.volumes.Remove(v)
+			}
+		}
+	}()
+	if err := os.Mkdir(dir, 0o710); err != nil {
+		return nil, fmt.Errorf("create container directory: %w", err)
+	}
+	for _, d := range []string{"rootfs", "upper", "work", "mounts"} {
+		mode := os.FileMode(0o700)
+		if d == "upper" {
+			mode = 0o755 // overlayfs gives the container's / the upper dir's mode
+		}
+		if err := os.Mkdir(filepath.Join(dir, d), mode); err != nil {
+			return nil, fmt.Errorf("create container directory: %w", err)
+		}
+	}
+	// Volumes are made, and the record written, under the store's lock,
+	// so a volume prune cannot remove a volume this container is taking.
+	unlock, err := m.volumes.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if anon, err = m.addVolumes(c, specs); err != nil {
+		return nil, err
+	}
+	if err := m.save(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// newContainer merges the options with the image config and checks them.
+func (m *Manager) newContainer(o CreateOptions) (*Container, []VolumeSpec, error) {
+	img := o.ImageConfig
+	if img == nil {
+		img = &image.ContainerConfig{}
+	}
+	if o.Name != "" {
+		if err := names.Check(o.Name); err != nil {
+			return nil, nil, err
+		}
+	}
+	network := o.Network
+	switch network {
+	case "", "default", "bridge":
+		network = "bridge"
+	case "none", "host":
+	default:
+		return nil, nil, errkind.New(errdefs.ErrNotFound, "network %s not found", o.Network)
+	}
+	if o.Memory != 0 && o.Memory < minMemory {
+		return nil, nil, errkind.New(errdefs.ErrInvalid, "Minimum memory limit allowed is 6MB")
+	}
+	if o.CPUs < 0 || o.CPUs > float64(goruntime.NumCPU()) || (o.CPUs > 0 && o.CPUs < 0.01) {
+		return nil, nil, errkind.New(errdefs.ErrInvalid, "Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", goruntime.NumCPU(), goruntime.NumCPU())
+	}
+	sec, err := spec.ParseSecurityOpts(o.SecurityOpt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sec.Seccomp != "" && sec.Seccomp != "unconfined" {
+		if _, err := spec.ParseSeccompProfile([]byte(sec.Seccomp), spec.DefaultCapabilities()); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	cfg := Config{
+		User:       firstNonEmpty(o.User, img.User),
+		Env:        spec.MergeImageEnv(o.Env, img.Env),
+		WorkingDir: firstNonEmpty(o.WorkingDir, img.WorkingDir),
+		Tty:        o.Tty,
+		OpenStdin:  o.OpenStdin,
+		StdinOnce:  o.StdinOnce,
+		StopSignal: firstNonEmpty(o.StopSignal, img.StopSignal),
+		Labels:     map[string]string{},
+		Hostname:   o.Hostname,
+	}
+	maps.Copy(cfg.Labels, img.Labels)
+	maps.Copy(cfg.Labels, o.Labels)
+	if img.StopTimeout != nil {
+		t := *img.StopTimeout
+		cfg.StopTimeout = &t
+	}
+	if cfg.WorkingDir != "" {
+		if err := spec.CheckWorkDir(cfg.WorkingDir); err != nil {
+			return nil, nil, err
+		}
+	}
+	// Docker's rule: a new entrypoint drops the image's command too.
+	cfg.Entrypoint, cfg.Cmd = img.Entrypoint, img.Cmd
+	if o.Entrypoint != nil {
+		cfg.Entrypoint, cfg.Cmd = o.Entrypoint, nil
+	}
+	if len(o.Cmd) > 0 {
+		cfg.Cmd = o.Cmd
+	}
+	argv := append(slices.Clone(cfg.Entrypoint), cfg.Cmd...)
+	if len(argv) == 0 {
+		return nil, nil, errkind.New(errdefs.ErrInvalid, "no command specified")
+	}
+	if _, _, err := signalOf(cfg.StopSignal); err != nil {
+		return nil, nil, err
+	}
+
+	exposed := map[string]bool{}
+	for p := range img.ExposedPorts {
+		exposed[p] = true
+	}
+	for _, p := range o.Expose {
+		exposed[p] = true
+	}
+	for _, b := range o.Publish {
+		exposed[fmt.Sprintf("%d/%s", b.ContainerPort, b.Proto)] = true
+	}
+	for p := range exposed {
+		if _, _, err := portproxy.ParseExposed(p); err != nil {
+			return nil, nil, err
+		}
+		if !strings.Contains(p, "/") {
+			delete(exposed, p)
+			exposed[p+"/tcp"] = true
+		}
+	}
+	cfg.ExposedPorts = slices.Sorted(maps.Keys(exposed))
+
+	var specs []VolumeSpec
+	for _, v := range o.Volumes {
+		vs, err := ParseVolume(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		specs = append(specs, vs)
+	}
+	for p := range img.Volumes {
+		cfg.Volumes = append(cfg.Volumes, p)
+	}
+	sort.Strings(cfg.Volumes)
+
+	id := names.ID()
+	if cfg.Hostname == "" {
+		cfg.Hostname = id[:12]
+	}
+	if network == "host" {
+		if h, err := os.Hostname(); err == nil && o.Hostname == "" {
+			cfg.Hostname = h
+		}
+	}
+	c := &Container{
+		ID:      id,
+		Name:    o.Name,
+		Created: time.Now().UTC(),
+		Image:   o.Image,
+		ImageID: o.ImageID,
+		Path:    argv[0],
+		Args:    argv[1:],
+		Config:  cfg,
+		HostConfig: HostConfig{
+			AutoRemove:      o.AutoRemove,
+			NetworkMode:     network,
+			PortBindings:    o.Publish,
+			PublishAllPorts: o.PublishAll,
+			ReadonlyRootfs:  o.ReadOnly,
+			Memory:          o.Memory,
+			NanoCPUs:        int64(o.CPUs * 1e9),
+			SecurityOpt:     o.SecurityOpt,
+		},
+		Layers: o.Layers,
+		State:  State{Status: StatusCreated},
+	}
+	if sec.Seccomp != "" && sec.Seccomp != "unconfined" {
+		c.HostConfig.SeccompProfile = sec.Seccomp
+	}
+	return c, specs, nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// reserveName takes the container's name, generating one if asked.
+func (m *Manager) reserveName(c *Container, generate bool) error {
+	for retry := 0; ; retry++ {
+		if generate {
+			c.Name = names.Random(retry)
+		}
+		c.Name = strings.TrimPrefix(c.Name, "/")
+		err := os.Symlink(c.ID, filepath.Join(m.dir, namesDir, c.Name))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("reserve name: %w", err)
+		}
+		// The name may belong to a container that is gone (a crash
+		// between removing the directory and the name).
+		if owner, rerr := os.Readlink(filepath.Join(m.dir, namesDir, c.Name)); rerr == nil {
+			if _, serr := os.Stat(m.containerDir(owner)); errors.Is(serr, fs.ErrNotExist) {
+				m.releaseName(c.Name, owner)
+				continue
+			}
+			if !generate {
+				return errkind.New(errdefs.ErrConflict, "Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name", c.Name, owner)
+			}
+		}
+		if retry > 10 {
+			return errkind.New(errdefs.ErrConflict, "no free container name")
+		}
+	}
+}
+
+// releaseName frees name if it still points at id.
+func (m *Manager) releaseName(name, id string) {
+	link := filepath.Join(m.dir, namesDir, name)
+	if owner, err := os.Readlink(link); err == nil && owner == id {
+		os.Remove(link)
+	}
+}
+
+// addVolumes turns the -v specs and the image's VOLUMEs into mount points,
+// making named volumes that do not exist yet and an anonymous volume for
+// each image VOLUME no -v covers. It returns the anonymous volumes made.
+func (m *Manager) addVolumes(c *Container, specs []VolumeSpec) ([]string, error) {
+	var anon []string
+	seen := map[string]bool{}
+	for _, s := range specs {
+		if seen[s.Destination] {
+			return anon, errkind.New(errdefs.ErrInvalid, "Duplicate mount point: %s", s.Destination)
+		}
+		seen[s.Destination] = true
+		mp := MountPoint{Destination: s.Destination, RW: !s.ReadOnly, NoCopy: s.NoCopy}
+		switch {
+		case s.Bind():
+			mp.Type, mp.Source = "bind", filepath.Clean(s.Source)
+		default:
+			v, err := m.volumes.Create(s.Source, nil)
+			if err != nil {
+				return anon, err
+			}
+			if s.Source == "" {
+				anon = append(anon, v.Name)
+				mp.Anonymous = true
+			}
+			mp.Type, mp.Name, mp.Source = "volume", v.Name, v.Mountpoint
+		}
+		c.Mounts = append(c.Mounts, mp)
+	}
+	for _, dest := range c.Config.Volumes {
+		dest = filepath.Clean(dest)
+		if seen[dest] {
+			continue
+		}
+		seen[dest] = true
+		v, err := m.volumes.Create("", nil)
+		if err != nil {
+			return anon, err
+		}
+		anon = append(anon, v.Name)
+		c.Mounts = append(c.Mounts, MountPoint{Type: "volume", Name: v.Name, Source: v.Mountpoint, Destination: dest, RW: true, Anonymous: true})
+	}
+	return anon, nil
+}
