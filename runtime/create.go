@@ -16,7 +16,6 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 	"github.com/berth-dev/berth/runtime/names"
 	"github.com/berth-dev/berth/runtime/portproxy"
 	"github.com/berth-dev/berth/runtime/spec"
@@ -142,13 +141,13 @@ func (m *Manager) newContainer(o CreateOptions) (*Container, []VolumeSpec, error
 		network = "bridge"
 	case "none", "host":
 	default:
-		return nil, nil, errkind.New(errdefs.ErrNotFound, "network %s not found", o.Network)
+		return nil, nil, errdefs.Newf(errdefs.ErrNotFound, "network %s not found", o.Network)
 	}
 	if o.Memory != 0 && o.Memory < minMemory {
-		return nil, nil, errkind.New(errdefs.ErrInvalid, "Minimum memory limit allowed is 6MB")
+		return nil, nil, errdefs.Newf(errdefs.ErrInvalid, "Minimum memory limit allowed is 6MB")
 	}
 	if o.CPUs < 0 || o.CPUs > float64(goruntime.NumCPU()) || (o.CPUs > 0 && o.CPUs < 0.01) {
-		return nil, nil, errkind.New(errdefs.ErrInvalid, "Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", goruntime.NumCPU(), goruntime.NumCPU())
+		return nil, nil, errdefs.Newf(errdefs.ErrInvalid, "Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", goruntime.NumCPU(), goruntime.NumCPU())
 	}
 	sec, err := spec.ParseSecurityOpts(o.SecurityOpt)
 	if err != nil {
@@ -192,7 +191,7 @@ func (m *Manager) newContainer(o CreateOptions) (*Container, []VolumeSpec, error
 	}
 	argv := append(slices.Clone(cfg.Entrypoint), cfg.Cmd...)
 	if len(argv) == 0 {
-		return nil, nil, errkind.New(errdefs.ErrInvalid, "no command specified")
+		return nil, nil, errdefs.Newf(errdefs.ErrInvalid, "no command specified")
 	}
 	if _, _, err := signalOf(cfg.StopSignal); err != nil {
 		return nil, nil, err
@@ -298,11 +297,11 @@ func (m *Manager) reserveName(c *Container, generate bool) error {
 				continue
 			}
 			if !generate {
-				return errkind.New(errdefs.ErrConflict, "Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name", c.Name, owner)
+				return errdefs.Newf(errdefs.ErrConflict, "Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name", c.Name, owner)
 			}
 		}
 		if retry > 10 {
-			return errkind.New(errdefs.ErrConflict, "no free container name")
+			return errdefs.Newf(errdefs.ErrConflict, "no free container name")
 		}
 	}
 }
@@ -323,7 +322,7 @@ func (m *Manager) addVolumes(c *Container, specs []VolumeSpec) ([]string, error)
 	seen := map[string]bool{}
 	for _, s := range specs {
 		if seen[s.Destination] {
-			return anon, errkind.New(errdefs.ErrInvalid, "Duplicate mount point: %s", s.Destination)
+			return anon, errdefs.Newf(errdefs.ErrInvalid, "Duplicate mount point: %s", s.Destination)
 		}
 		seen[s.Destination] = true
 		mp := MountPoint{Destination: s.Destination, RW: !s.ReadOnly, NoCopy: s.NoCopy}

@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 )
 
 // ParseDetachKeys reads --detach-keys as Docker does: a comma-separated
@@ -25,10 +24,10 @@ func ParseDetachKeys(s string) ([]byte, error) {
 			case c >= '[' && c <= '_':
 				out = append(out, c-'['+27)
 			default:
-				return nil, errkind.New(errdefs.ErrInvalid, "Unknown character: '%s'", k)
+				return nil, errdefs.Newf(errdefs.ErrInvalid, "Unknown character: '%s'", k)
 			}
 		default:
-			return nil, errkind.New(errdefs.ErrInvalid, "Unknown character: '%s'", k)
+			return nil, errdefs.Newf(errdefs.ErrInvalid, "Unknown character: '%s'", k)
 		}
 	}
 	return out, nil

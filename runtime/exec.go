@@ -9,7 +9,6 @@ import (
 	"strconv"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 	"github.com/berth-dev/berth/runtime/logs"
 	"github.com/berth-dev/berth/runtime/shim"
 	"github.com/berth-dev/berth/runtime/spec"
@@ -41,7 +40,7 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, st Stream
 		return nil, notRunning(orRef(c, ref))
 	}
 	if len(o.Cmd) == 0 {
-		return nil, errkind.New(errdefs.ErrInvalid, "no command specified")
+		return nil, errdefs.Newf(errdefs.ErrInvalid, "no command specified")
 	}
 	// The container's root as its first process sees it, volumes and all.
 	root := filepath.Join("/proc", strconv.Itoa(c.State.Pid), "root")
@@ -98,7 +97,7 @@ func (m *Manager) Attach(ctx context.Context, ref string, st Streams) (*Session,
 		return nil, err
 	}
 	if c == nil || !c.State.Running {
-		return nil, errkind.New(errdefs.ErrConflict, "You cannot attach to a stopped container, start it first")
+		return nil, errdefs.Newf(errdefs.ErrConflict, "You cannot attach to a stopped container, start it first")
 	}
 	return shim.Attach(ctx, c.dir, st)
 }
@@ -114,7 +113,7 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogsOptions, stdout, s
 		return err
 	}
 	if c == nil {
-		return errkind.New(errdefs.ErrNotFound, "No such container: %s", ref)
+		return errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", ref)
 	}
 	running := func() bool {
 		cur, err := m.Get(ctx, c.ID)

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 	"github.com/berth-dev/berth/runtime/network"
 	"github.com/berth-dev/berth/runtime/runc"
 	"github.com/berth-dev/berth/runtime/volume"
@@ -85,7 +84,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Manager, error) {
 	if opts.Subnet != "" {
 		var err error
 		if subnet, err = netip.ParsePrefix(opts.Subnet); err != nil {
-			return nil, errkind.New(errdefs.ErrInvalid, "subnet %q: %v", opts.Subnet, err)
+			return nil, errdefs.Newf(errdefs.ErrInvalid, "subnet %q: %v", opts.Subnet, err)
 		}
 	}
 	nw, err := network.New(network.Config{Bridge: opts.Bridge, Subnet: subnet, RunDir: opts.RunDir})
@@ -127,7 +126,7 @@ func (m *Manager) load(id string) (*Container, error) {
 	dir := m.containerDir(id)
 	b, err := os.ReadFile(filepath.Join(dir, recordFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errkind.New(errdefs.ErrNotFound, "No such container: %s", id)
+		return nil, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read container %s: %w", id, err)
@@ -176,7 +175,7 @@ func (m *Manager) write(c *Container, durable bool) error {
 func (m *Manager) lock(id string) (func(), error) {
 	f, err := os.OpenFile(filepath.Join(m.containerDir(id), lockFile), os.O_RDWR|os.O_CREATE, 0o600)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errkind.New(errdefs.ErrNotFound, "No such container: %s", id)
+		return nil, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lock container %s: %w", id, err)
@@ -193,7 +192,7 @@ func (m *Manager) lock(id string) (func(), error) {
 func (m *Manager) resolve(ref string) (string, error) {
 	ref = strings.TrimPrefix(ref, "/")
 	if ref == "" || strings.ContainsAny(ref, "/\x00") || strings.HasPrefix(ref, ".") {
-		return "", errkind.New(errdefs.ErrNotFound, "No such container: %s", ref)
+		return "", errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", ref)
 	}
 	if len(ref) == 64 {
 		if _, err := os.Stat(filepath.Join(m.containerDir(ref), recordFile)); err == nil {
@@ -217,11 +216,11 @@ func (m *Manager) resolve(ref string) (string, error) {
 	}
 	switch len(found) {
 	case 0:
-		return "", errkind.New(errdefs.ErrNotFound, "No such container: %s", ref)
+		return "", errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", ref)
 	case 1:
 		return found[0], nil
 	}
-	return "", errkind.New(errdefs.ErrInvalid, "Multiple IDs found with provided prefix: %s", ref)
+	return "", errdefs.Newf(errdefs.ErrInvalid, "Multiple IDs found with provided prefix: %s", ref)
 }
 
 // Get returns the container ref names, with its state made true first (a

@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 	"github.com/berth-dev/berth/runtime/volume"
 )
 
@@ -40,7 +39,7 @@ func ParseVolume(s string) (VolumeSpec, error) {
 		if why != "" {
 			why = ": " + why
 		}
-		return VolumeSpec{}, errkind.New(errdefs.ErrInvalid, "invalid volume specification: '%s'%s", s, why)
+		return VolumeSpec{}, errdefs.Newf(errdefs.ErrInvalid, "invalid volume specification: '%s'%s", s, why)
 	}
 	parts := strings.Split(s, ":")
 	var v VolumeSpec

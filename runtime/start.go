@@ -14,7 +14,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 	"github.com/berth-dev/berth/runtime/network"
 	"github.com/berth-dev/berth/runtime/portproxy"
 	"github.com/berth-dev/berth/runtime/rootfs"
@@ -57,7 +56,7 @@ func (m *Manager) Start(ctx context.Context, ref string, st *Streams) (*Session,
 		return nil, err
 	}
 	if c == nil {
-		return nil, errkind.New(errdefs.ErrNotFound, "No such container: %s", ref)
+		return nil, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", ref)
 	}
 	unlock, err := m.lock(c.ID)
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 	"github.com/berth-dev/berth/runtime/shim"
 )
 
@@ -34,7 +33,7 @@ func signalOf(s string) (syscall.Signal, string, error) {
 	}
 	if n, err := strconv.Atoi(s); err == nil {
 		if n <= 0 || n > 64 {
-			return 0, "", errkind.New(errdefs.ErrInvalid, "Invalid signal: %s", s)
+			return 0, "", errdefs.Newf(errdefs.ErrInvalid, "Invalid signal: %s", s)
 		}
 		return syscall.Signal(n), unix.SignalName(syscall.Signal(n)), nil
 	}
@@ -44,13 +43,13 @@ func signalOf(s string) (syscall.Signal, string, error) {
 	}
 	sig := unix.SignalNum(name)
 	if sig == 0 {
-		return 0, "", errkind.New(errdefs.ErrInvalid, "Invalid signal: %s", s)
+		return 0, "", errdefs.Newf(errdefs.ErrInvalid, "Invalid signal: %s", s)
 	}
 	return sig, name, nil
 }
 
 func notRunning(c *Container) error {
-	return errkind.New(errdefs.ErrConflict, "Container %s is not running", c.ID)
+	return errdefs.Newf(errdefs.ErrConflict, "Container %s is not running", c.ID)
 }
 
 // Kill sends sig to a running container's first process.
@@ -162,7 +161,7 @@ func (m *Manager) Wait(ctx context.Context, ref string) (int, error) {
 		return -1, err
 	}
 	if c == nil {
-		return -1, errkind.New(errdefs.ErrNotFound, "No such container: %s", ref)
+		return -1, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", ref)
 	}
 	if !c.State.Running {
 		return c.State.ExitCode, nil
@@ -205,7 +204,7 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 		}
 		if c.State.Running {
 			if !o.Force {
-				return errkind.New(errdefs.ErrConflict, "You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
+				return errdefs.Newf(errdefs.ErrConflict, "You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
 			}
 			zero := time.Duration(0)
 			if err := m.stop(ctx, c, &zero); err != nil {
@@ -253,7 +252,7 @@ func (m *Manager) removeLocked(ctx context.Context, id string) (*Container, erro
 		return nil, err
 	}
 	if c.State.Running && m.shimAlive(c.State.Shim) {
-		return nil, errkind.New(errdefs.ErrConflict, "You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
+		return nil, errdefs.Newf(errdefs.ErrConflict, "You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
 	}
 	if err := m.teardown(ctx, c); err != nil {
 		return nil, fmt.Errorf("remove container %s: %w", c.ShortID(), err)

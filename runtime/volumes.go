@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 	"github.com/berth-dev/berth/runtime/volume"
 )
 
@@ -46,7 +45,7 @@ func (m *Manager) RemoveVolume(ctx context.Context, name string, force bool) err
 		return err
 	}
 	if len(users) > 0 {
-		return errkind.New(errdefs.ErrConflict, "remove %s: volume is in use - %v", name, users)
+		return errdefs.Newf(errdefs.ErrConflict, "remove %s: volume is in use - %v", name, users)
 	}
 	return m.volumes.Remove(name)
 }

@@ -10,7 +10,6 @@ import (
 	"strconv"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 )
 
 // Random returns a generated name. After a clash the caller asks again with
@@ -48,7 +47,7 @@ var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 // Check validates a container name given by a user.
 func Check(name string) error {
 	if !validName.MatchString(name) {
-		return errkind.New(errdefs.ErrInvalid, "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+		return errdefs.Newf(errdefs.ErrInvalid, "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
 	}
 	return nil
 }

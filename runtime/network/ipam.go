@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 )
 
 // ipam hands out the subnet's addresses. Each address in use is a file named
@@ -38,7 +37,7 @@ func (a *ipam) allocate(owner string) (netip.Addr, error) {
 	size := 1 << (first.BitLen() - a.subnet.Bits())
 	hosts := size - 3 // network, gateway, broadcast
 	if hosts <= 0 {
-		return netip.Addr{}, errkind.New(errdefs.ErrInvalid, "subnet %s has no room for containers", a.subnet)
+		return netip.Addr{}, errdefs.Newf(errdefs.ErrInvalid, "subnet %s has no room for containers", a.subnet)
 	}
 	// Start anywhere so that concurrent allocations rarely meet.
 	start := mrand.IntN(hosts)
@@ -52,7 +51,7 @@ func (a *ipam) allocate(owner string) (netip.Addr, error) {
 			return ip, nil
 		}
 	}
-	return netip.Addr{}, errkind.New(errdefs.ErrConflict, "no free address left in %s", a.subnet)
+	return netip.Addr{}, errdefs.Newf(errdefs.ErrConflict, "no free address left in %s", a.subnet)
 }
 
 func nth(ip netip.Addr, n int) netip.Addr {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 )
 
 // Bind opens the host side of each binding, taking free ports where asked,
@@ -61,7 +60,7 @@ func Bind(bindings []Binding) (files []*os.File, mappings []Mapping, err error) 
 				return files, nil, err
 			}
 		default:
-			return files, nil, errkind.New(errdefs.ErrInvalid, "invalid proto: %s", b.Proto)
+			return files, nil, errdefs.Newf(errdefs.ErrInvalid, "invalid proto: %s", b.Proto)
 		}
 		files = append(files, f)
 		mappings = append(mappings, Mapping{HostIP: ip, HostPort: uint16(port), ContainerPort: b.ContainerPort, Proto: b.Proto})
@@ -71,9 +70,9 @@ func Bind(bindings []Binding) (files []*os.File, mappings []Mapping, err error) 
 
 func bindError(ip string, port uint16, err error) error {
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return errkind.New(errdefs.ErrConflict, "Bind for %s:%d failed: port is already allocated", ip, port)
+		return errdefs.Newf(errdefs.ErrConflict, "Bind for %s:%d failed: port is already allocated", ip, port)
 	}
-	return errkind.New(errdefs.ErrInvalid, "Bind for %s:%d failed: %v", ip, port, err)
+	return errdefs.Newf(errdefs.ErrInvalid, "Bind for %s:%d failed: %v", ip, port, err)
 }
 
 // UDPIdleTimeout ends a UDP flow nobody has used for this long, as Docker's
@@ -84,7 +83,7 @@ const UDPIdleTimeout = 90 * time.Second
 // in the order of mappings) to the same port at target, until ctx ends.
 func Serve(ctx context.Context, files []*os.File, mappings []Mapping, target netip.Addr) error {
 	if len(files) != len(mappings) {
-		return errkind.New(errdefs.ErrInvalid, "%d sockets for %d port mappings", len(files), len(mappings))
+		return errdefs.Newf(errdefs.ErrInvalid, "%d sockets for %d port mappings", len(files), len(mappings))
 	}
 	var wg sync.WaitGroup
 	for i, f := range files {

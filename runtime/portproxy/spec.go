@@ -15,7 +15,6 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 )
 
 // Binding is one port to publish, as -p or -P asked.
@@ -57,7 +56,7 @@ func ParseSpec(s string) ([]Binding, error) {
 		rest, proto = s[:i], strings.ToLower(s[i+1:])
 	}
 	if proto != "tcp" && proto != "udp" {
-		return nil, errkind.New(errdefs.ErrInvalid, "invalid proto: %s", proto)
+		return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid proto: %s", proto)
 	}
 	var ip, host, ctr string
 	switch parts := splitHostIP(rest); len(parts) {
@@ -68,37 +67,37 @@ func ParseSpec(s string) ([]Binding, error) {
 	case 3:
 		ip, host, ctr = parts[0], parts[1], parts[2]
 	default:
-		return nil, errkind.New(errdefs.ErrInvalid, "invalid port specification: %q", s)
+		return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid port specification: %q", s)
 	}
 	if ctr == "" {
-		return nil, errkind.New(errdefs.ErrInvalid, "no port specified: %s<empty>", s)
+		return nil, errdefs.Newf(errdefs.ErrInvalid, "no port specified: %s<empty>", s)
 	}
 	if ip != "" {
 		addr, err := netip.ParseAddr(strings.Trim(ip, "[]"))
 		if err != nil {
-			return nil, errkind.New(errdefs.ErrInvalid, "invalid ip address: %s", ip)
+			return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid ip address: %s", ip)
 		}
 		if !addr.Is4() {
-			return nil, errkind.New(errdefs.ErrUnsupported, "IPv6 host address %s: IPv6 publishing is not supported", ip)
+			return nil, errdefs.Newf(errdefs.ErrUnsupported, "IPv6 host address %s: IPv6 publishing is not supported", ip)
 		}
 		ip = addr.String()
 	}
 	cLo, cHi, err := parseRange(ctr)
 	if err != nil {
-		return nil, errkind.New(errdefs.ErrInvalid, "invalid containerPort: %s", ctr)
+		return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid containerPort: %s", ctr)
 	}
 	hLo, hHi := uint16(0), uint16(0)
 	if host != "" {
 		if hLo, hHi, err = parseRange(host); err != nil {
-			return nil, errkind.New(errdefs.ErrInvalid, "invalid hostPort: %s", host)
+			return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid hostPort: %s", host)
 		}
 	}
 	n := int(cHi - cLo)
 	if host != "" && hLo != 0 && int(hHi-hLo) != n {
-		return nil, errkind.New(errdefs.ErrInvalid, "invalid ranges specified for container and host Ports: %s and %s", ctr, host)
+		return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid ranges specified for container and host Ports: %s and %s", ctr, host)
 	}
 	if cLo == 0 {
-		return nil, errkind.New(errdefs.ErrInvalid, "invalid containerPort: %s", ctr)
+		return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid containerPort: %s", ctr)
 	}
 	out := make([]Binding, 0, n+1)
 	for i := 0; i <= n; i++ {
@@ -148,7 +147,7 @@ func ParseExposed(s string) (uint16, string, error) {
 	}
 	p, err := strconv.ParseUint(port, 10, 16)
 	if err != nil || p == 0 || (proto != "tcp" && proto != "udp") {
-		return 0, "", errkind.New(errdefs.ErrInvalid, "invalid exposed port %q", s)
+		return 0, "", errdefs.Newf(errdefs.ErrInvalid, "invalid exposed port %q", s)
 	}
 	return uint16(p), proto, nil
 }

@@ -20,7 +20,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 )
 
 // Overlay describes a container's root filesystem.
@@ -44,7 +43,7 @@ const pageSize = 4096
 // Mount mounts the overlay at target, an existing directory.
 func (o Overlay) Mount(target string) error {
 	if len(o.Lower) == 0 {
-		return errkind.New(errdefs.ErrInvalid, "overlay needs at least one lower directory")
+		return errdefs.Newf(errdefs.ErrInvalid, "overlay needs at least one lower directory")
 	}
 	if useNewAPI {
 		err := o.mountNew(target)
@@ -124,7 +123,7 @@ func (o Overlay) mountOld(target string) error {
 		data = o.options(links)
 		if len(data) >= pageSize {
 			_ = os.RemoveAll(o.LinkDir)
-			return errkind.New(errdefs.ErrUnsupported, "%d layers do not fit in mount options on this kernel (Linux 6.8 lifts the limit)", len(o.Lower))
+			return errdefs.Newf(errdefs.ErrUnsupported, "%d layers do not fit in mount options on this kernel (Linux 6.8 lifts the limit)", len(o.Lower))
 		}
 	}
 	if err := unix.Mount("overlay", target, "overlay", 0, data); err != nil {
@@ -144,7 +143,7 @@ func (o Overlay) options(lower []string) string {
 // makeLinks makes one short symlink per layer in LinkDir.
 func (o Overlay) makeLinks() ([]string, error) {
 	if o.LinkDir == "" {
-		return nil, errkind.New(errdefs.ErrInvalid, "overlay of %d layers needs a link directory", len(o.Lower))
+		return nil, errdefs.Newf(errdefs.ErrInvalid, "overlay of %d layers needs a link directory", len(o.Lower))
 	}
 	if err := os.RemoveAll(o.LinkDir); err != nil {
 		return nil, err

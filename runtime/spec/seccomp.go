@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 )
 
 // A profile is a seccomp policy before it meets a container: its rules still
@@ -159,10 +158,10 @@ var specArchToGo = map[specs.Arch]string{
 func parseDockerProfile(data []byte) (*profile, error) {
 	var d dockerProfile
 	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, errkind.New(errdefs.ErrInvalid, "decoding seccomp profile failed: %v", err)
+		return nil, errdefs.Newf(errdefs.ErrInvalid, "decoding seccomp profile failed: %v", err)
 	}
 	if len(d.Architectures) > 0 && len(d.ArchMap) > 0 {
-		return nil, errkind.New(errdefs.ErrInvalid, "both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'")
+		return nil, errdefs.Newf(errdefs.ErrInvalid, "both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'")
 	}
 	p := &profile{defaultAction: d.DefaultAction, arches: map[string][]specs.Arch{}}
 	if d.DefaultErrnoRet != nil {
@@ -181,7 +180,7 @@ func parseDockerProfile(data []byte) (*profile, error) {
 		names := s.Names
 		if s.Name != "" {
 			if len(names) > 0 {
-				return nil, errkind.New(errdefs.ErrInvalid, "seccomp profile syscalls[%d]: both 'name' and 'names' are specified", i)
+				return nil, errdefs.Newf(errdefs.ErrInvalid, "seccomp profile syscalls[%d]: both 'name' and 'names' are specified", i)
 			}
 			names = []string{s.Name}
 		}
@@ -232,7 +231,7 @@ func parseKernel(s string) ([2]int, error) {
 	a, err1 := strconv.Atoi(major)
 	b, err2 := strconv.Atoi(minor)
 	if err1 != nil || err2 != nil {
-		return [2]int{}, errkind.New(errdefs.ErrInvalid, "invalid kernel version %q in seccomp profile", s)
+		return [2]int{}, errdefs.Newf(errdefs.ErrInvalid, "invalid kernel version %q in seccomp profile", s)
 	}
 	return [2]int{a, b}, nil
 }

@@ -8,7 +8,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 )
 
 // Security is what --security-opt asked for.
@@ -51,11 +50,11 @@ func ParseSecurityOpts(opts []string) (Security, error) {
 			}
 			data, err := os.ReadFile(v)
 			if err != nil {
-				return s, errkind.New(errdefs.ErrInvalid, "opening seccomp profile (%s) failed: %v", v, err)
+				return s, errdefs.Newf(errdefs.ErrInvalid, "opening seccomp profile (%s) failed: %v", v, err)
 			}
 			s.Seccomp = string(data)
 		case "apparmor", "label", "systempaths":
-			return s, errkind.New(errdefs.ErrUnsupported, "--security-opt %s is not supported", k)
+			return s, errdefs.Newf(errdefs.ErrUnsupported, "--security-opt %s is not supported", k)
 		default:
 			return s, invalidSecOpt(i, opt)
 		}
@@ -64,7 +63,7 @@ func ParseSecurityOpts(opts []string) (Security, error) {
 }
 
 func invalidSecOpt(i int, opt string) error {
-	return errkind.New(errdefs.ErrInvalid, "invalid --security-opt %d: %q", i+1, opt)
+	return errdefs.Newf(errdefs.ErrInvalid, "invalid --security-opt %d: %q", i+1, opt)
 }
 
 // SeccompFilter is the filter s selects for a process with Docker's default

@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 )
 
 // Options is what a container's configuration is made from.
@@ -61,7 +60,7 @@ type ProcessOptions struct {
 // filesystem is the bundle's "rootfs" directory.
 func Generate(o Options) (*specs.Spec, error) {
 	if o.ID == "" {
-		return nil, errkind.New(errdefs.ErrInvalid, "container ID is empty")
+		return nil, errdefs.Newf(errdefs.ErrInvalid, "container ID is empty")
 	}
 	proc, err := Process(o.Process)
 	if err != nil {
@@ -101,7 +100,7 @@ func Generate(o Options) (*specs.Spec, error) {
 // or for `runc exec --process`.
 func Process(o ProcessOptions) (*specs.Process, error) {
 	if len(o.Args) == 0 {
-		return nil, errkind.New(errdefs.ErrInvalid, "no command specified")
+		return nil, errdefs.Newf(errdefs.ErrInvalid, "no command specified")
 	}
 	if o.Cwd == "" {
 		o.Cwd = "/"

@@ -14,7 +14,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 )
 
 // ResolveUser turns a Docker user ("name", "uid", "name:group", "uid:gid",
@@ -49,7 +48,7 @@ func ResolveUser(root, userSpec string) (specs.User, error) {
 	}
 	if !found {
 		if uidErr != nil {
-			return specs.User{}, errkind.New(errdefs.ErrInvalid, "unable to find user %s: no matching entries in passwd file", name)
+			return specs.User{}, errdefs.Newf(errdefs.ErrInvalid, "unable to find user %s: no matching entries in passwd file", name)
 		}
 		u.UID = uidArg
 	}
@@ -82,7 +81,7 @@ func ResolveUser(root, userSpec string) (specs.User, error) {
 		}
 		if hasGroup && !gfound {
 			if gidErr != nil {
-				return specs.User{}, errkind.New(errdefs.ErrInvalid, "unable to find group %s: no matching entries in group file", group)
+				return specs.User{}, errdefs.Newf(errdefs.ErrInvalid, "unable to find group %s: no matching entries in group file", group)
 			}
 			u.GID = gidArg
 		}
@@ -138,7 +137,7 @@ func readInRoot(root, path string) (string, error) {
 	defer f.Close()
 	// A FIFO or device would block or lie: only a regular file is read.
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return "", errkind.New(errdefs.ErrInvalid, "%s in container is not a regular file", path)
+		return "", errdefs.Newf(errdefs.ErrInvalid, "%s in container is not a regular file", path)
 	}
 	// OpenInRoot gives an O_PATH handle; reopen it to read.
 	rf, err := pathrs.Reopen(f, 0)

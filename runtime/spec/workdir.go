@@ -12,7 +12,6 @@ import (
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 )
 
 // CheckWorkDir refuses a working directory that is not absolute or lies in
@@ -21,10 +20,10 @@ import (
 // open, outside the container: the CVE-2024-21626 class.
 func CheckWorkDir(dir string) error {
 	if !path.IsAbs(dir) {
-		return errkind.New(errdefs.ErrInvalid, "the working directory '%s' is invalid, it needs to be an absolute path", dir)
+		return errdefs.Newf(errdefs.ErrInvalid, "the working directory '%s' is invalid, it needs to be an absolute path", dir)
 	}
 	if underProc(path.Clean(dir)) {
-		return errkind.New(errdefs.ErrInvalid, "the working directory '%s' is invalid, it is inside /proc", dir)
+		return errdefs.Newf(errdefs.ErrInvalid, "the working directory '%s' is invalid, it is inside /proc", dir)
 	}
 	return nil
 }
@@ -71,21 +70,21 @@ func ResolveWorkDir(root, dir string, create bool) (string, error) {
 	// a live procfs full of magic links).
 	full, err := securejoin.SecureJoinVFS(root, dir, noProc{root: filepath.Clean(root)})
 	if errors.Is(err, errInProc) {
-		return "", errkind.New(errdefs.ErrInvalid, "the working directory '%s' is invalid, it leads into /proc", dir)
+		return "", errdefs.Newf(errdefs.ErrInvalid, "the working directory '%s' is invalid, it leads into /proc", dir)
 	}
 	if err != nil {
 		return "", fmt.Errorf("resolve working directory %s: %w", dir, err)
 	}
 	rel, err := filepath.Rel(root, full)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return "", errkind.New(errdefs.ErrInvalid, "working directory %s resolves outside the container", dir)
+		return "", errdefs.Newf(errdefs.ErrInvalid, "working directory %s resolves outside the container", dir)
 	}
 	resolved := "/" + filepath.ToSlash(rel)
 	if rel == "." {
 		resolved = "/"
 	}
 	if underProc(resolved) {
-		return "", errkind.New(errdefs.ErrInvalid, "the working directory '%s' is invalid, it resolves to %s inside /proc", dir, resolved)
+		return "", errdefs.Newf(errdefs.ErrInvalid, "the working directory '%s' is invalid, it resolves to %s inside /proc", dir, resolved)
 	}
 	if create {
 		if err := pathrs.MkdirAll(root, resolved, 0o755); err != nil {

@@ -25,7 +25,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/internal/errkind"
 	"github.com/berth-dev/berth/runtime/names"
 )
 
@@ -67,7 +66,7 @@ var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 // CheckName validates a volume name as Docker's local driver does.
 func CheckName(name string) error {
 	if !validName.MatchString(name) {
-		return errkind.New(errdefs.ErrInvalid, "create %s: %q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path", name, name)
+		return errdefs.Newf(errdefs.ErrInvalid, "create %s: %q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path", name, name)
 	}
 	return nil
 }
@@ -145,11 +144,11 @@ func writeSync(path string, data []byte) error {
 // Get returns the named volume.
 func (s *Store) Get(name string) (*Volume, error) {
 	if !validName.MatchString(name) {
-		return nil, errkind.New(errdefs.ErrNotFound, "get %s: no such volume", name)
+		return nil, errdefs.Newf(errdefs.ErrNotFound, "get %s: no such volume", name)
 	}
 	b, err := os.ReadFile(filepath.Join(s.dir, name, "volume.json"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errkind.New(errdefs.ErrNotFound, "get %s: no such volume", name)
+		return nil, errdefs.Newf(errdefs.ErrNotFound, "get %s: no such volume", name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", name, err)
