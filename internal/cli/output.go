@@ -48,9 +48,10 @@ func (a *app) writeOutput(path string, write func(io.Writer) error) error {
 // taken longer than a second, redrawn in place, and erases it when the task
 // ends. Off a terminal it shows nothing: a script's stderr stays clean.
 type countProgress struct {
-	out  io.Writer
-	what string
-	unit string
+	out   io.Writer
+	what  string
+	unit  string
+	delay time.Duration // before anything is shown
 
 	mu          sync.Mutex
 	done, total int64
@@ -65,7 +66,11 @@ func newCountProgress(out io.Writer, what, unit string) *countProgress {
 	if !isTerminal(out) {
 		return nil
 	}
-	p := &countProgress{out: out, what: what, unit: unit, total: -1, stop: make(chan struct{}), stopped: make(chan struct{})}
+	return startCountProgress(out, what, unit, time.Second)
+}
+
+func startCountProgress(out io.Writer, what, unit string, delay time.Duration) *countProgress {
+	p := &countProgress{out: out, what: what, unit: unit, delay: delay, total: -1, stop: make(chan struct{}), stopped: make(chan struct{})}
 	go p.loop()
 	return p
 }
@@ -75,7 +80,7 @@ func (p *countProgress) loop() {
 	select {
 	case <-p.stop:
 		return
-	case <-time.After(time.Second):
+	case <-time.After(p.delay):
 	}
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
