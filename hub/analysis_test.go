@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -326,6 +327,11 @@ func TestAnalysisResumesAfterRestart(t *testing.T) {
 	}
 	if _, err := h.Meta().Analysis(ctx, im.Digest); err == nil {
 		t.Fatal("analysed with analysis off")
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/repositories/team/deb/tags/1/sbom", nil))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"status":"disabled"`) {
+		t.Errorf("with analysis off: %d %s", rec.Code, rec.Body)
 	}
 	h.Close()
 
