@@ -240,6 +240,10 @@ func (h *Hub) apiRepository(w http.ResponseWriter, r *http.Request, id identity,
 		if onlyGet(w, r) {
 			h.apiTags(w, r, rep, "")
 		}
+	case strings.HasPrefix(sub, "tags/") && strings.Count(sub, "/") == 2:
+		if onlyGet(w, r) {
+			h.apiAnalysis(w, r, rep, strings.TrimPrefix(sub, "tags/"))
+		}
 	case strings.HasPrefix(sub, "tags/"):
 		if onlyGet(w, r) {
 			h.apiTags(w, r, rep, strings.TrimPrefix(sub, "tags/"))

@@ -62,6 +62,13 @@ type Config struct {
 
 	// Seed, when set, puts the welcome image in an empty hub.
 	Seed *SeedConfig
+
+	// VulnDB is the OSV database pushed images are matched against
+	// (default Root/vuln/osv.db); while it is missing, analyses say so.
+	// AnalysisWorkers is how many images are analysed at once in the
+	// background (default 1; negative turns analysis off).
+	VulnDB          string
+	AnalysisWorkers int
 }
 
 // Hub serves the hub's HTTP API.
@@ -84,6 +91,7 @@ type Hub struct {
 	touched   touchMap
 	pulls     pullCounter
 	passwords passwordCache
+	analysis  *analyser
 
 	ownMeta  bool
 	changeMu sync.Mutex
@@ -161,6 +169,8 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	bg, stop := context.WithCancel(context.Background())
 	h.stop = stop
+	h.analysis = newAnalyser(h, cfg.AnalysisWorkers, cfg.VulnDB)
+	h.analysis.start(bg)
 	h.goLoop(bg, cfg.ChangePoll, h.followChanges)
 	h.goLoop(bg, 10*time.Second, h.flushPulls)
 	if cfg.GCInterval > 0 {
@@ -230,6 +240,7 @@ func (h *Hub) Close() error {
 	h.stop()
 	h.wg.Wait()
 	h.flushPulls(context.Background())
+	h.analysis.close()
 	return h.closeMeta()
 }
 

@@ -217,6 +217,7 @@ func (h *Hub) PutManifest(ctx context.Context, repo string, d digest.Digest, med
 	if err := h.meta.PutManifest(ctx, m, tags...); err != nil {
 		return meta.Manifest{}, err
 	}
+	h.analysis.enqueue(m)
 	h.manifests.invalidate(repo)
 	h.refreshRepo(ctx, repo)
 	return m, nil

@@ -204,5 +204,6 @@ type Store interface {
 	Accounts
 	Stars
 	ChangeLog
+	Analyses
 	Close() error
 }

@@ -42,6 +42,7 @@ func (a *app) commands() []*cobra.Command {
 		a.historyCommand(),
 		a.inspectCommand(),
 		a.hubCommand(),
+		a.vulnCommand(),
 	}
 }
 

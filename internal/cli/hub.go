@@ -27,6 +27,8 @@ type hubServeOptions struct {
 	open, noSeed                             bool
 	gcInterval, gcGrace                      time.Duration
 	seedExe, seedBusybox                     string
+	vulnDB                                   string
+	analysisWorkers                          int
 }
 
 func (a *app) hubServeCommand() *cobra.Command {
@@ -58,6 +60,8 @@ metadata in SQLite under --root. A new hub holds the welcome image.`,
 	f.DurationVar(&o.gcGrace, "gc-grace", time.Hour, "How long unreferenced content is kept")
 	f.StringVar(&o.seedExe, "seed-executable", "", "Executable put in the welcome image as /usr/local/bin/welcome (default this berth)")
 	f.StringVar(&o.seedBusybox, "seed-busybox", "/bin/busybox", "Static busybox for the welcome image's shell")
+	f.StringVar(&o.vulnDB, "vuln-db", "", "OSV database pushed images are matched against (default <root>/vuln/osv.db; fill it with berth vuln db --db)")
+	f.IntVar(&o.analysisWorkers, "analysis-workers", 1, "Images analysed at once in the background (0 to turn analysis off)")
 	// --root is also a global flag for the local store; this one is the hub's.
 	return c
 }
@@ -76,6 +80,10 @@ func (a *app) runHub(ctx context.Context, o hubServeOptions) error {
 	cfg := hub.Config{Root: root, PublicURL: o.publicURL, Open: o.open, Logger: logger, GCGrace: o.gcGrace, GCInterval: o.gcInterval}
 	if o.gcInterval == 0 {
 		cfg.GCInterval = -1
+	}
+	cfg.VulnDB, cfg.AnalysisWorkers = o.vulnDB, o.analysisWorkers
+	if o.analysisWorkers <= 0 {
+		cfg.AnalysisWorkers = -1
 	}
 	if !o.noSeed {
 		exe := o.seedExe

@@ -11,5 +11,6 @@ func (a *app) imageCommand() *cobra.Command {
 	rm.Aliases = []string{"rmi", "remove"}
 	cmd.AddCommand(ls, a.historyCommand(), a.imageInspectCommand(), rm, a.tagCommand(),
 		a.imagePruneCommand(), a.saveCommand(), a.loadCommand(), a.importCommand())
+	cmd.AddCommand(a.imageSbomCommand(), a.imageCvesCommand())
 	return cmd
 }

@@ -374,4 +374,6 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 			t.Fatalf("%d tags after 40 concurrent pushes", len(tags))
 		}
 	})
+
+	t.Run("Analyses", func(t *testing.T) { testAnalyses(t, newStore(t)) })
 }

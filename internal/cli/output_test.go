@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the progress goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestCountProgress(t *testing.T) {
+	// Quick work shows nothing.
+	var quick syncBuffer
+	p := startCountProgress(&quick, "Reading layers", "", time.Hour)
+	p.layers(1, 2)
+	p.finish()
+	if quick.String() != "" {
+		t.Errorf("quick work drew %q", quick.String())
+	}
+
+	// Slow work is drawn in place, then erased.
+	var slow syncBuffer
+	p = startCountProgress(&slow, "Importing", "advisories", 0)
+	p.update(3000, -1)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(slow.String(), "Importing: 3000 advisories") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.layers(2, 3)
+	time.Sleep(250 * time.Millisecond)
+	p.finish()
+	out := slow.String()
+	if !strings.Contains(out, "\r\033[2KImporting: 3000 advisories") || !strings.Contains(out, "\r\033[2KImporting: 2/3 advisories") || !strings.HasSuffix(out, "\r\033[2K") {
+		t.Errorf("slow work drew %q", out)
+	}
+
+	// Off a terminal there is no display at all, and nil is safe to use.
+	none := newCountProgress(&slow, "x", "")
+	if none != nil {
+		t.Error("a progress display on a buffer")
+	}
+	none.layers(1, 1)
+	none.finish()
+}
