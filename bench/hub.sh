@@ -72,7 +72,7 @@ populate() { # base
 
 # berth hub
 bport=$(free_port)
-"$work/berth" hub serve --open --no-seed --gc-interval 0 --addr "127.0.0.1:$bport" --root "$work/berth-root" >"$work/berth.log" 2>&1 &
+"$work/berth" hub serve --open --no-seed --gc-interval 0 --analysis-workers 0 --addr "127.0.0.1:$bport" --root "$work/berth-root" >"$work/berth.log" 2>&1 &
 pids+=($!)
 # distribution, with its in-memory blob descriptor cache: its best setup
 dport=$(free_port)
