@@ -161,18 +161,40 @@ func (e *Engine) ContainerGone(ctx context.Context, id string) error {
 	return e.forgetContainers(ctx, id)
 }
 
-// PruneContainers removes every stopped container (container prune) and
-// returns their IDs and the space their writable layers took.
-func (e *Engine) PruneContainers(ctx context.Context) ([]string, int64, error) {
+// PruneContainers removes every stopped container keep does not keep
+// (container prune) and returns their IDs and the space their writable
+// layers took.
+func (e *Engine) PruneContainers(ctx context.Context, keep func(*runtime.Container) bool) ([]string, int64, error) {
+	list, err := e.Containers(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
 	m, err := e.Runtime(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
-	ids, space, err := m.Prune(ctx)
-	if len(ids) > 0 {
-		err = errors.Join(err, e.forgetContainers(context.WithoutCancel(ctx), ids...))
+	var ids []string
+	var space int64
+	var errs []error
+	for _, c := range list {
+		if c.State.Running || (keep != nil && keep(c)) {
+			continue
+		}
+		size := c.WritableSize()
+		// The runtime refuses a container that started meanwhile.
+		if err := m.Remove(ctx, c.ID, runtime.RemoveOptions{}); err != nil {
+			if !errdefs.IsConflict(err) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		ids = append(ids, c.ID)
+		space += size
 	}
-	return ids, space, err
+	if len(ids) > 0 {
+		errs = append(errs, e.forgetContainers(context.WithoutCancel(ctx), ids...))
+	}
+	return ids, space, errors.Join(errs...)
 }
 
 // Containers lists every container, newest first, and brings the store's
