@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -26,6 +27,10 @@ func (a *app) runtime(ctx context.Context) (*runtime.Manager, error) {
 	return e.Runtime(ctx)
 }
 
+// errSaid is an op's answer for a failure it has reported and that is not
+// to count as one.
+var errSaid = errors.New("reported")
+
 // eachContainer runs op on every named container at once, as Docker's CLI
 // does, then prints the names that worked, in order, and reports the rest.
 func (a *app) eachContainer(names []string, op func(name string) error) error {
@@ -41,6 +46,9 @@ func (a *app) eachContainer(names []string, op func(name string) error) error {
 	wg.Wait()
 	var failed []error
 	for i, n := range names {
+		if errs[i] == errSaid {
+			continue
+		}
 		if errs[i] != nil {
 			failed = append(failed, errs[i])
 			continue
@@ -228,7 +236,7 @@ func (a *app) rmCommand() *cobra.Command {
 					mu.Lock()
 					a.printError(err)
 					mu.Unlock()
-					return nil
+					return errSaid
 				}
 				return err
 			})
