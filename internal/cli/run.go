@@ -184,6 +184,13 @@ func (a *app) runContainer(cmd *cobra.Command, o *containerOptions, args []strin
 // code. While signals are forwarded the wait does not end on SIGINT or
 // SIGTERM: the process gets them and its exit ends the wait.
 func (a *app) attached(ctx context.Context, st *runtime.Streams, tty, proxy bool, open func() (*runtime.Session, error)) (int, error) {
+	// Signals are caught before the process starts, so that one sent as
+	// soon as its first output shows is passed on too.
+	var signals *runtime.SignalProxy
+	if proxy {
+		signals = runtime.CatchSignals()
+		defer signals.Stop()
+	}
 	sess, err := open()
 	if err != nil {
 		return 0, err
@@ -208,8 +215,7 @@ func (a *app) attached(ctx context.Context, st *runtime.Streams, tty, proxy bool
 	}
 	waitCtx := ctx
 	if proxy {
-		stop := runtime.ForwardSignals(sess)
-		defer stop()
+		signals.Forward(sess)
 		waitCtx = context.WithoutCancel(ctx)
 	}
 	code, err := sess.Wait(waitCtx)
