@@ -227,6 +227,15 @@ func (e *Engine) SyncContainers(ctx context.Context) error {
 	return e.syncRefs(ctx, m, list)
 }
 
+// syncContainersOrWarn syncs before an image listing, rmi or check: a
+// container that cannot be brought up to date leaves its ref as it is,
+// which only keeps its image a little longer.
+func (e *Engine) syncContainersOrWarn(ctx context.Context) {
+	if err := e.SyncContainers(ctx); err != nil {
+		slog.Warn("could not bring container records up to date", "err", err)
+	}
+}
+
 func (e *Engine) syncRefs(ctx context.Context, m *runtime.Manager, list []*runtime.Container) error {
 	live := map[string]*runtime.Container{}
 	for _, c := range list {

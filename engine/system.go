@@ -59,8 +59,6 @@ func (e *Engine) DiskUsage(ctx context.Context) (DiskUsage, error) {
 
 // Check verifies the whole store; see store.Check.
 func (e *Engine) Check(ctx context.Context, progress func(string)) (store.CheckReport, error) {
-	if err := e.SyncContainers(ctx); err != nil {
-		return store.CheckReport{}, err
-	}
+	e.syncContainersOrWarn(ctx)
 	return e.store.Check(ctx, progress)
 }

@@ -20,6 +20,9 @@ func TestRunOutputAndExitCodes(t *testing.T) {
 	if got := b.run("images", "--format", "{{.Containers}}"); strings.TrimSpace(got) != "0" {
 		t.Errorf("the image still counts a removed --rm container: %q", got)
 	}
+	envFile := filepath.Join(t.TempDir(), "env")
+	writeFile(t, envFile, "# a comment\n\nA=from-file\nB=file\n")
+	hostname, _ := os.Hostname()
 	tests := []struct {
 		args   []string
 		stdin  string
@@ -32,6 +35,9 @@ func TestRunOutputAndExitCodes(t *testing.T) {
 		{[]string{"run", "--rm", "-e", "A=1", "-e", "B", "-w", "/tmp", "-u", "nobody", "--hostname", "box", "img", "sh", "-c", "echo $A $B $(pwd) $(id -u) $(hostname)"}, "", 0, "1 /tmp 65534 box\n", "^$"},
 		{[]string{"run", "--rm", "--entrypoint", "echo", "img", "via", "entrypoint"}, "", 0, "via entrypoint\n", "^$"},
 		{[]string{"run", "--rm", "--read-only", "img", "touch", "/x"}, "", 1, "", "Read-only file system"},
+		{[]string{"run", "--rm", "--env-file", envFile, "-e", "B=cli", "img", "sh", "-c", "echo $A-$B"}, "", 0, "from-file-cli\n", "^$"},
+		{[]string{"run", "--rm", "--network", "host", "img", "hostname"}, "", 0, hostname + "\n", "^$"},
+		{[]string{"run", "--rm", "--network", "none", "img", "sh", "-c", "ls /sys/class/net"}, "", 0, "lo\n", "^$"},
 		{[]string{"run", "--rm", "img", "nope"}, "", 127, "", `^berth: OCI runtime create failed: .*executable file not found in \$PATH\.\n$`},
 		{[]string{"run", "--rm", "img", "/etc/passwd"}, "", 126, "", `^berth: .*permission denied\.\n$`},
 		{[]string{"run", "--rm", "nosuch"}, "", 125, "", `^Unable to find image 'nosuch:latest' locally\nberth: No such image: nosuch:latest\.\nSee 'berth run --help'\.\n$`},
@@ -56,6 +62,12 @@ func TestRunOutputAndExitCodes(t *testing.T) {
 		if code != tt.code || out != tt.stdout || !regexp.MustCompile(tt.stderr).MatchString(errs) {
 			t.Errorf("berth %s: exit %d, stdout %q, stderr %q; want %d, %q, %s", strings.Join(tt.args, " "), code, out, errs, tt.code, tt.stdout, tt.stderr)
 		}
+	}
+	// run -d --rm: gone once it exits, and so is its record.
+	b.run("run", "-d", "--rm", "--name", "brief", "img", "true")
+	waitFor(t, "the --rm container to go", func() bool { return b.run("ps", "-aq", "--filter", "name=brief") == "" })
+	if got := b.run("images", "--format", "{{.Containers}}"); got != "1\n" {
+		t.Errorf("containers of img after run -d --rm: %q", got)
 	}
 	// create prints the ID; start -a runs it attached.
 	id := strings.TrimSpace(b.run("create", "--name", "made", "img", "echo", "created"))
@@ -116,6 +128,18 @@ func TestWebServerPortsLogsStopStart(t *testing.T) {
 	if _, errs, code := b.try("", "exec", "web", "nope"); code != 127 || !strings.Contains(errs, "executable file not found") {
 		t.Errorf("exec of a missing command: %q %d", errs, code)
 	}
+
+	// -P publishes every exposed port on a free one.
+	b.run("run", "-d", "--name", "all", "--expose", "8080", "-P", "img", "httpd", "-f", "-p", "8080", "-h", "/www")
+	if body := httpGet(t, "http://127.0.0.1:"+hostPort(t, b, "all", "8080/tcp")+"/"); body != "hello from berth\n" {
+		t.Errorf("GET through -P: %q", body)
+	}
+	// logs -f follows until the container stops.
+	b.run("run", "-d", "--name", "talker", "img", "sh", "-c", "echo one; sleep 0.5; echo two")
+	if out := b.run("logs", "-f", "talker"); out != "one\ntwo\n" {
+		t.Errorf("logs -f: %q", out)
+	}
+	b.run("rm", "-f", "all", "talker")
 
 	// rm refuses a running container; stop, start, rm as Docker's.
 	if _, errs, code := b.try("", "rm", "web"); code != 1 || errs != "Error: You cannot remove a running container "+id+". Stop the container before attempting removal or force remove\n" {
@@ -227,6 +251,10 @@ func TestDeleteWalk(t *testing.T) {
 	}
 	if got := b.run("ps", "-a", "--filter", "ancestor=img", "--format", "{{.Names}}"); got != "user\n" {
 		t.Fatalf("ps --filter ancestor=img: %q", got)
+	}
+	// image prune -a leaves an image a container uses.
+	if out := b.run("image", "prune", "-a", "-f"); out != "Total reclaimed space: 0B\n" {
+		t.Errorf("image prune -a with the image in use: %q", out)
 	}
 	if out := b.run("rm", "-f", "user"); out != "user\n" {
 		t.Errorf("rm -f: %q", out)
