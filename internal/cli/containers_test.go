@@ -125,6 +125,10 @@ func TestWebServerPortsLogsStopStart(t *testing.T) {
 	if out, _, code := b.try("", "exec", "-w", "/www", "-e", "X=y", "web", "sh", "-c", "echo $X $(pwd) $(cat index.html); exit 4"); code != 4 || out != "y /www hello from berth\n" {
 		t.Errorf("exec: %q %d", out, code)
 	}
+	if out := b.run("exec", "-d", "web", "sh", "-c", "echo detached > /tmp/d"); out != "" {
+		t.Errorf("exec -d printed %q", out)
+	}
+	waitFor(t, "exec -d's work", func() bool { out, _, _ := b.try("", "exec", "web", "cat", "/tmp/d"); return out == "detached\n" })
 	if _, errs, code := b.try("", "exec", "web", "nope"); code != 127 || !strings.Contains(errs, "executable file not found") {
 		t.Errorf("exec of a missing command: %q %d", errs, code)
 	}
