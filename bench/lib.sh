@@ -1,14 +1,17 @@
 # Shared by the bench scripts: a private dockerd, timing, medians.
 
-# start_dockerd DIR: a dockerd with its data on DIR's filesystem, as DESIGN.md says.
+# start_dockerd DIR [DOCKERD_ARGS...]: a dockerd with its data on DIR's
+# filesystem, as DESIGN.md says; extra arguments go to dockerd (e.g. -b BRIDGE,
+# so it does not share docker0 with another daemon on the machine).
 start_dockerd() {
 	local dir=$1
+	shift
 	mkdir -p "$dir"
 	DOCKER_HOST="unix://$dir/d.sock"
 	export DOCKER_HOST
 	dockerd --iptables=false --ip-forward=false --ip-masq=false \
 		--data-root "$dir/root" --exec-root "$dir/exec" --pidfile "$dir/d.pid" \
-		-H "$DOCKER_HOST" >"$dir/dockerd.log" 2>&1 &
+		-H "$DOCKER_HOST" "$@" >"$dir/dockerd.log" 2>&1 &
 	DOCKERD_PID=$!
 	for _ in $(seq 100); do
 		docker version >/dev/null 2>&1 && return 0

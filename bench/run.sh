@@ -4,28 +4,28 @@
 # run, with --network none and with the default network; prints the medians
 # and the ratios. Goal: berth at most 0.33x docker.
 #
-# berth is the CLI when it has `run` (BERTH=path, image imported with
-# `berth import`), else bench/rundriver, which drives the runtime package
-# exactly as the CLI does (one process per run, itself as the shim).
 # Needs root, runc, docker.io, busybox-static; podman is optional.
-# Knobs: N runs per tool and mode (default 20), BENCH_DIR (default a temp dir).
+# Knobs: N runs per tool and mode (default 10), BENCH_DIR (default a temp
+# dir), BERTH (default bin/berth, built if missing), SETTLE (see lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
-N=${N:-20}
+N=${N:-10}
 work=${BENCH_DIR:-$(mktemp -d /tmp/bbench.XXXXXX)}
 mkdir -p "$work"
-dockerd_pid=
+BERTH=${BERTH:-$PWD/bin/berth}
+[ -x "$BERTH" ] || make build >/dev/null
 
 cleanup() {
 	set +e
-	if [ -n "$dockerd_pid" ]; then
-		kill "$dockerd_pid" 2>/dev/null || true
-		wait "$dockerd_pid" 2>/dev/null || true
-	fi
-	ip link del dkbench0 2>/dev/null || true
+	stop_dockerd
+	ip link del dkbench0 2>/dev/null
+	local ids
+	ids=$("$BERTH" --root "$work/berth" ps -aq 2>/dev/null)
+	[ -n "$ids" ] && "$BERTH" --root "$work/berth" rm -f $ids >/dev/null 2>&1
 	# podman leaves its storage mounted.
-	grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | while read -r mp; do umount -l "$mp" 2>/dev/null || true; done
+	grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | while read -r mp; do umount -l "$mp" 2>/dev/null; done
 	[ -z "${BENCH_DIR:-}" ] && rm -rf "$work"
 	return 0
 }
@@ -33,7 +33,7 @@ trap cleanup EXIT
 
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh needs root" >&2; exit 1; }
 
-# The image: busybox-static, one layer, as a directory and as a tarball.
+# The image: busybox-static, one layer, imported by each tool from one tarball.
 layer=$work/layer
 rm -rf "$layer" && mkdir -p "$layer/bin" "$layer/etc" "$layer/tmp" "$layer/proc" "$layer/sys" "$layer/dev"
 cp /bin/busybox "$layer/bin/busybox"
@@ -42,31 +42,17 @@ echo 'root:x:0:0:root:/root:/bin/sh' >"$layer/etc/passwd"
 echo 'root:x:0:' >"$layer/etc/group"
 tar -C "$layer" -cf "$work/layer.tar" .
 
-# berth
-BERTH=${BERTH:-$PWD/bin/berth}
-if [ -x "$BERTH" ] && "$BERTH" run --help >/dev/null 2>&1; then
-	export BERTH_ROOT=$work/berth
-	"$BERTH" import "$work/layer.tar" bench/busybox >/dev/null
-	berth_run() { "$BERTH" run --rm "$@" bench/busybox true; }
-	echo "berth: $BERTH"
-else
-	go build -o "$work/rundriver" ./bench/rundriver
-	berth_run() { "$work/rundriver" run --root "$work/berth" --layer "$layer" --rm "$@" true; }
-	echo "berth: the runtime through bench/rundriver (the CLI has no run yet)"
-fi
+export BERTH_ROOT=$work/berth
+"$BERTH" import "$work/layer.tar" bench/busybox >/dev/null
+berth_run() { "$BERTH" run --rm "$@" bench/busybox true; }
 
 # docker: a private daemon on its own bridge, so it clashes with no other.
 ip link add dkbench0 type bridge
 ip addr add 172.30.0.1/16 dev dkbench0
 ip link set dkbench0 up
-export DOCKER_HOST=unix://$work/d.sock
-dockerd --iptables=false --ip-forward=false --ip-masq=false -b dkbench0 \
-	--data-root "$work/docker" --exec-root "$work/dexec" --pidfile "$work/d.pid" \
-	-H "$DOCKER_HOST" >"$work/dockerd.log" 2>&1 &
-dockerd_pid=$!
-for _ in $(seq 150); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
-docker version >/dev/null || { echo "dockerd did not start: $work/dockerd.log" >&2; exit 1; }
+start_dockerd "$work/docker" -b dkbench0
 docker import "$work/layer.tar" bench/busybox >/dev/null
+docker_run() { docker run --rm "$@" bench/busybox true; }
 
 # podman, if it runs here.
 podman_ok=
@@ -80,47 +66,45 @@ if command -v podman >/dev/null && pm import "$work/layer.tar" bench/busybox >/d
 	podman_ok=1
 fi
 
-ms() {
-	local t0 t1
-	t0=$(date +%s%N)
-	"$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }
-	t1=$(date +%s%N)
-	echo $(((t1 - t0) / 1000000))
+# timed CMD...: its wall time in seconds; a failure is fatal.
+timed() {
+	seconds "$@" 2>/dev/null || { echo "failed: $*" >&2; return 1; }
 }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 bench() {
 	local label=$1
 	shift
-	local b=() d=() p=()
+	local b=() d=() p=() t
+	settle
 	# Warm up each once: the first run pays for page cache and bridges.
 	berth_run "$@" >/dev/null 2>&1
-	docker run --rm "$@" bench/busybox true >/dev/null 2>&1
+	docker_run "$@" >/dev/null 2>&1
 	[ -n "$podman_ok" ] && podman_run "$@" >/dev/null 2>&1 || true
 	for i in $(seq "$N"); do
 		# Alternate who goes first, so neither always meets a warmer machine.
 		if [ $((i % 2)) = 1 ]; then
-			b+=("$(ms berth_run "$@")")
-			d+=("$(ms docker run --rm "$@" bench/busybox true)")
+			b+=("$(timed berth_run "$@")")
+			d+=("$(timed docker_run "$@")")
 		else
-			d+=("$(ms docker run --rm "$@" bench/busybox true)")
-			b+=("$(ms berth_run "$@")")
+			d+=("$(timed docker_run "$@")")
+			b+=("$(timed berth_run "$@")")
 		fi
 		if [ -n "$podman_ok" ]; then
 			# podman is a guest here: a failed run is left out, not fatal.
-			t=$(ms podman_run "$@") && p+=("$t") || true
+			t=$(seconds podman_run "$@" 2>/dev/null) && p+=("$t") || true
 		fi
 	done
 	local bm dm
 	bm=$(printf '%s\n' "${b[@]}" | median)
 	dm=$(printf '%s\n' "${d[@]}" | median)
-	printf '%-16s berth %6.0f ms   docker %6.0f ms' "$label" "$bm" "$dm"
+	printf '%-16s berth %6.0f ms   docker %6.0f ms' "$label" "$(echo "$bm * 1000" | bc -l)" "$(echo "$dm * 1000" | bc -l)"
 	if [ -n "$podman_ok" ] && [ "${#p[@]}" -gt 0 ]; then
-		printf '   podman %6.0f ms' "$(printf '%s\n' "${p[@]}" | median)"
+		printf '   podman %6.0f ms' "$(echo "$(printf '%s\n' "${p[@]}" | median) * 1000" | bc -l)"
 	fi
 	printf '   berth/docker %.2f (goal <= 0.33)\n' "$(echo "$bm / $dm" | bc -l)"
 }
 
+echo "berth: $BERTH"
 echo "median of $N runs each, alternating; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 bench "--network none" --network none
 bench "default network"

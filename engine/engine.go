@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
+	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/store"
 )
 
@@ -23,15 +24,19 @@ type Options struct {
 	Root string
 	// DefaultHub is the hub short names refer to ("" means image.DefaultHub).
 	DefaultHub string
+	// Runtime configures the container runtime (the zero value is right
+	// for the berth command).
+	Runtime runtime.Options
 }
 
 // Engine is an open local engine.
 type Engine struct {
 	store *store.Store
 	hub   string
-	// running tells whether a container is running; the container runtime
-	// sets it. Until then every container counts as stopped.
+	// running tells whether a container is running (rmi's rules differ);
+	// the container runtime answers it.
 	running func(ctx context.Context, id string) bool
+	ctrs    containers
 }
 
 // Open opens the engine over the store at opts.Root.
@@ -44,7 +49,9 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if hub == "" {
 		hub = image.DefaultHub
 	}
-	return &Engine{store: s, hub: hub, running: func(context.Context, string) bool { return false }}, nil
+	e := &Engine{store: s, hub: hub, ctrs: containers{opts: opts.Runtime}}
+	e.running = e.containerRunning
+	return e, nil
 }
 
 // Close releases the store.

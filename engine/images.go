@@ -45,6 +45,7 @@ func (s ImageSummary) Dangling() bool { return len(s.RepoTags) == 0 && len(s.Rep
 
 // Images lists every image, newest first.
 func (e *Engine) Images(ctx context.Context) ([]ImageSummary, error) {
+	e.syncContainersOrWarn(ctx)
 	var imgs []store.Image
 	var tags []store.Tag
 	var rds []store.RepoDigest

@@ -61,6 +61,7 @@ type namedRef struct {
 // and always while a running one does. Layers other images or containers
 // use stay.
 func (e *Engine) Remove(ctx context.Context, name string, force bool) ([]DeleteItem, error) {
+	e.syncContainersOrWarn(ctx)
 	var records []DeleteItem
 	var removed []digest.Digest
 	var deletedChain []digest.Digest

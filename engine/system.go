@@ -12,7 +12,6 @@ import (
 type DiskUsage struct {
 	Images     []ImageSummary
 	LayersSize int64 // every image layer once
-	// Containers and volumes are filled in by the container runtime.
 	Containers []ContainerUsage
 	Volumes    []VolumeUsage
 }
@@ -52,10 +51,14 @@ func (e *Engine) DiskUsage(ctx context.Context) (DiskUsage, error) {
 		}
 		return err
 	})
-	return du, err
+	if err != nil {
+		return du, err
+	}
+	return du, e.containerUsage(ctx, &du)
 }
 
 // Check verifies the whole store; see store.Check.
 func (e *Engine) Check(ctx context.Context, progress func(string)) (store.CheckReport, error) {
+	e.syncContainersOrWarn(ctx)
 	return e.store.Check(ctx, progress)
 }

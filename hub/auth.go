@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -55,7 +56,7 @@ func (h *Hub) checkPassword(ctx context.Context, name, password string) (meta.Us
 	if err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) {
 			// Spend the same time as a real check, so timing tells nothing.
-			_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+			_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 			return meta.User{}, fmt.Errorf("incorrect username or password: %w", errdefs.ErrUnauthorized)
 		}
 		return meta.User{}, err
@@ -72,7 +73,12 @@ func (h *Hub) checkPassword(ctx context.Context, name, password string) (meta.Us
 	return u, nil
 }
 
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("berth"), bcrypt.DefaultCost)
+// dummyHash is made at first use, not at start: bcrypt takes tens of
+// milliseconds, and every berth process (a shim per container) would pay.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("berth"), bcrypt.DefaultCost)
+	return h
+})
 
 // requestIdentity finds who sent r from its Authorization header: a bearer
 // token the hub issued, or Basic credentials. No header is anonymous; a bad

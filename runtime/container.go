@@ -133,9 +133,17 @@ func (n NetworkSettings) IPAddress() string {
 // Dir is the container's directory (its runc bundle).
 func (c *Container) Dir() string { return c.dir }
 
-// Command is the command as `docker ps` shows it, untruncated.
+// Command is the command as `docker ps` shows it, untruncated: arguments
+// with a space are put in single quotes, as Docker's daemon does.
 func (c *Container) Command() string {
-	return strings.Join(append([]string{c.Path}, c.Args...), " ")
+	parts := []string{c.Path}
+	for _, a := range c.Args {
+		if strings.Contains(a, " ") {
+			a = "'" + a + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
 }
 
 // ShortID is the 12-digit ID.

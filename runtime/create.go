@@ -24,6 +24,9 @@ import (
 // CreateOptions are what `berth create` and `berth run` ask for. Fields left
 // empty take the image's values, as with Docker.
 type CreateOptions struct {
+	// ID is the container's ID, 64 hex digits; empty generates one. The
+	// engine picks it to record the container in the store first.
+	ID string
 	// Name is the container's name; empty generates one.
 	Name string
 	// Image is the reference as the user gave it and ImageID the image's
@@ -231,7 +234,12 @@ func (m *Manager) newContainer(o CreateOptions) (*Container, []VolumeSpec, error
 	}
 	sort.Strings(cfg.Volumes)
 
-	id := names.ID()
+	id := o.ID
+	if id == "" {
+		id = names.ID()
+	} else if !validID(id) {
+		return nil, nil, errdefs.Newf(errdefs.ErrInvalid, "invalid container ID %q: want 64 hex digits", id)
+	}
 	if cfg.Hostname == "" {
 		cfg.Hostname = id[:12]
 	}
@@ -266,6 +274,18 @@ func (m *Manager) newContainer(o CreateOptions) (*Container, []VolumeSpec, error
 		c.HostConfig.SeccompProfile = sec.Seccomp
 	}
 	return c, specs, nil
+}
+
+func validID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func firstNonEmpty(a, b string) string {

@@ -44,7 +44,8 @@
 //
 // `berth run IMAGE CMD` is Create, then Start with Streams (attached from
 // the first byte), then Session.Wait for the exit code; with -t the CLI
-// calls AttachTerminal, without it ForwardSignals. `run -d` is Start with
+// calls AttachTerminal, without it CatchSignals before Start and Forward
+// once it has the Session (ForwardSignals does both at once). `run -d` is Start with
 // nil Streams. ps is List (StatusText, PortsText, Command give Docker's
 // columns); port is NetworkSettings.Ports; logs is Logs; exec is Exec;
 // stop, kill, restart, wait, rm and container prune are Stop, Kill,

@@ -3,6 +3,7 @@ package runtime
 import (
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -56,8 +57,24 @@ func AttachTerminal(s *Session, in, out *os.File) (restore func(), err error) {
 // --sig-proxy): Ctrl-C interrupts the container, not just the client. stop
 // ends the forwarding.
 func ForwardSignals(s *Session) (stop func()) {
-	sigc := make(chan os.Signal, 16)
-	// Every catchable signal but those that are about the caller itself.
+	p := CatchSignals()
+	p.Forward(s)
+	return p.Stop
+}
+
+// SignalProxy catches the caller's signals from the moment it is made and
+// passes them on once it knows the session: a signal that arrives while the
+// container starts (its first output already on the screen) is not lost.
+type SignalProxy struct {
+	sigc chan os.Signal
+	done chan struct{}
+	once sync.Once
+}
+
+// CatchSignals starts catching every catchable signal but those about the
+// caller itself (SIGCHLD, SIGPIPE, SIGWINCH...).
+func CatchSignals() *SignalProxy {
+	p := &SignalProxy{sigc: make(chan os.Signal, 16), done: make(chan struct{})}
 	var sigs []os.Signal
 	for sig := syscall.Signal(1); sig < 32; sig++ {
 		switch sig {
@@ -66,22 +83,31 @@ func ForwardSignals(s *Session) (stop func()) {
 		}
 		sigs = append(sigs, sig)
 	}
-	signal.Notify(sigc, sigs...)
-	done := make(chan struct{})
+	signal.Notify(p.sigc, sigs...)
+	return p
+}
+
+// Forward passes what was caught, and what follows, to s's process until
+// Stop or the session's end.
+func (p *SignalProxy) Forward(s *Session) {
 	go func() {
 		for {
 			select {
-			case sig := <-sigc:
+			case sig := <-p.sigc:
 				_ = s.Signal(sig.(syscall.Signal))
-			case <-done:
+			case <-p.done:
 				return
 			case <-s.Done():
 				return
 			}
 		}
 	}()
-	return func() {
-		signal.Stop(sigc)
-		close(done)
-	}
+}
+
+// Stop stops catching signals.
+func (p *SignalProxy) Stop() {
+	p.once.Do(func() {
+		signal.Stop(p.sigc)
+		close(p.done)
+	})
 }

@@ -195,3 +195,24 @@ func TestParseDetachKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestCommandAndID(t *testing.T) {
+	c := &Container{Path: "sh", Args: []string{"-c", "exit 3", "x"}}
+	if got := c.Command(); got != "sh -c 'exit 3' x" {
+		t.Errorf("Command() = %q", got)
+	}
+	if (&Container{Path: "true"}).Command() != "true" {
+		t.Error("a command without arguments")
+	}
+	m := &Manager{}
+	id := strings.Repeat("0a", 32)
+	c, _, err := m.newContainer(CreateOptions{ID: id, Cmd: []string{"true"}})
+	if err != nil || c.ID != id || c.Config.Hostname != id[:12] {
+		t.Errorf("a given ID: %v %v", c, err)
+	}
+	for _, bad := range []string{"abc", strings.Repeat("G", 64), "../" + strings.Repeat("a", 61)} {
+		if _, _, err := m.newContainer(CreateOptions{ID: bad, Cmd: []string{"true"}}); !errdefs.IsInvalid(err) {
+			t.Errorf("ID %q: %v", bad, err)
+		}
+	}
+}

@@ -99,3 +99,50 @@ func (tx *Tx) Containers(ctx context.Context, imageID digest.Digest) ([]Containe
 	}
 	return out, nil
 }
+
+// HoldContainer keeps the record of container id under lease l while the
+// container is being made: ForgetContainers leaves a held record alone
+// although its container does not exist yet.
+func (tx *Tx) HoldContainer(ctx context.Context, l *Lease, id string) error {
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO lease_refs (lease_id, kind, key) VALUES (?, 'container', ?) ON CONFLICT DO NOTHING`, l.ID, id)
+	return err
+}
+
+// ForgetContainers removes the records of the containers gone reports
+// as gone, except those a live lease holds (being made). It returns the
+// IDs it removed. Run it in Collect, so their layers go at once unless
+// something else keeps them.
+func (tx *Tx) ForgetContainers(ctx context.Context, gone func(id string) bool) ([]string, error) {
+	if err := tx.dropDeadLeases(ctx); err != nil {
+		return nil, err
+	}
+	held := map[string]bool{}
+	rows, err := tx.tx.QueryContext(ctx, `SELECT key FROM lease_refs WHERE kind = 'container'`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		held[k] = true
+	}
+	rows.Close()
+	ctrs, err := tx.Containers(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, c := range ctrs {
+		if held[c.ID] || !gone(c.ID) {
+			continue
+		}
+		if err := tx.RemoveContainer(ctx, c.ID); err != nil {
+			return removed, err
+		}
+		removed = append(removed, c.ID)
+	}
+	return removed, nil
+}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -21,6 +22,9 @@ type app struct {
 	logLevel  string
 	closers   []func() error
 	eng       *engine.Engine
+	// pullImage pulls an image `run` and `create` do not find locally; nil
+	// until pull exists, and then they fail with "No such image".
+	pullImage func(ctx context.Context, ref string) error
 }
 
 func newApp(in io.Reader, out, errw io.Writer) *app {
@@ -43,6 +47,22 @@ func (a *app) commands() []*cobra.Command {
 		a.inspectCommand(),
 		a.hubCommand(),
 		a.vulnCommand(),
+		a.runCommand(),
+		a.createCommand(),
+		a.startCommand(),
+		a.stopCommand(),
+		a.killCommand(),
+		a.restartCommand(),
+		a.rmCommand(),
+		a.psCommand("ps"),
+		a.logsCommand(),
+		a.execCommand(),
+		a.attachCommand(),
+		a.portCommand(),
+		a.waitCommand(),
+		a.renameCommand(),
+		a.containerCommand(),
+		a.volumeCommand(),
 	}
 }
 
@@ -50,7 +70,7 @@ func (a *app) globalFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
 	f.StringVar(&a.storeRoot, "root", "", "Local store directory (default $BERTH_ROOT, /var/lib/berth as root)")
 	f.StringVar(&a.hub, "hub", "", "Default hub for short image names (default $BERTH_HUB or "+image.DefaultHub+")")
-	f.StringVarP(&a.logLevel, "log-level", "l", "warn", `Set the logging level ("debug"|"info"|"warn"|"error")`)
+	f.StringVar(&a.logLevel, "log-level", "warn", `Set the logging level ("debug"|"info"|"warn"|"error")`)
 }
 
 // configure settles the defaults that come from the environment.

@@ -15,7 +15,7 @@ func (a *app) engine(ctx context.Context) (*engine.Engine, error) {
 	if a.eng != nil {
 		return a.eng, nil
 	}
-	e, err := engine.Open(ctx, engine.Options{Root: a.storeRoot, DefaultHub: a.hub})
+	e, err := engine.Open(ctx, engine.Options{Root: a.storeRoot, DefaultHub: a.hub, Runtime: runtimeOptions})
 	if err != nil {
 		return nil, err
 	}

@@ -81,13 +81,25 @@ func (a *app) inspectAll(ctx context.Context, names []string, format string, get
 	return a.errorList(errs)
 }
 
-// inspectCommand is the top-level inspect, for any kind of object; images
-// are the only kind so far.
+// inspectCommand is the top-level inspect, for any kind of object:
+// containers, then images, then volumes, as Docker tries them.
 func (a *app) inspectCommand() *cobra.Command {
-	cmd := a.imageInspectCommand()
-	cmd.Use = "inspect [OPTIONS] NAME|ID [NAME|ID...]"
-	cmd.Short = "Return low-level information on berth objects"
-	var kind string
+	var format, kind string
+	var size bool
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
+		Short: "Return low-level information on berth objects",
+		Args:  requiresMinArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			get, err := a.inspectObject(kind)
+			if err != nil {
+				return err
+			}
+			return a.inspectAll(cmd.Context(), args, format, get)
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template ('json' or a Go template)")
 	cmd.Flags().StringVar(&kind, "type", "", "Return JSON for specified type")
+	cmd.Flags().BoolVarP(&size, "size", "s", false, "Display total file sizes if the type is container")
 	return cmd
 }

@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	units "github.com/docker/go-units"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/runtime"
+)
+
+func (a *app) containerCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "container", Short: "Manage containers"}
+	cmd.AddCommand(
+		a.attachCommand(),
+		a.createCommand(),
+		a.execCommand(),
+		a.containerInspectCommand(),
+		a.killCommand(),
+		a.logsCommand(),
+		a.psCommand("ls"),
+		a.portCommand(),
+		a.containerPruneCommand(),
+		a.renameCommand(),
+		a.restartCommand(),
+		a.rmCommand(),
+		a.runCommand(),
+		a.startCommand(),
+		a.stopCommand(),
+		a.waitCommand(),
+	)
+	return cmd
+}
+
+func (a *app) containerInspectCommand() *cobra.Command {
+	var format string
+	var size bool
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Display detailed information on one or more containers",
+		Args:  requiresMinArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.inspectAll(cmd.Context(), args, format, a.inspectContainer)
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template ('json' or a Go template)")
+	cmd.Flags().BoolVarP(&size, "size", "s", false, "Display total file sizes")
+	return cmd
+}
+
+func (a *app) inspectContainer(ctx context.Context, name string) (any, error) {
+	e, err := a.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.InspectContainer(ctx, name)
+}
+
+func (a *app) inspectVolume(ctx context.Context, name string) (any, error) {
+	m, err := a.runtime(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := m.Volumes().Get(name)
+	if errdefs.IsNotFound(err) {
+		return nil, errdefs.Newf(errdefs.ErrNotFound, "get %s: no such volume", name)
+	}
+	return v, err
+}
+
+// inspectObject finds what the top-level inspect names: a container, then
+// an image, then a volume, as Docker tries them, or only the given kind.
+func (a *app) inspectObject(kind string) (func(context.Context, string) (any, error), error) {
+	kinds := map[string]func(context.Context, string) (any, error){
+		"container": a.inspectContainer,
+		"image": func(ctx context.Context, name string) (any, error) {
+			e, err := a.engine(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return e.InspectImage(ctx, name)
+		},
+		"volume": a.inspectVolume,
+	}
+	if kind != "" {
+		get, ok := kinds[kind]
+		if !ok {
+			return nil, fmt.Errorf("unknown type: %q: must be one of \"container\", \"image\", \"volume\"", kind)
+		}
+		return get, nil
+	}
+	return func(ctx context.Context, name string) (any, error) {
+		// Without a container runtime (no runc) there are no containers
+		// or volumes to find, only images.
+		_, rterr := a.runtime(ctx)
+		for _, k := range []string{"container", "image", "volume"} {
+			if k != "image" && rterr != nil {
+				continue
+			}
+			obj, err := kinds[k](ctx, name)
+			if err == nil {
+				return obj, nil
+			}
+			if !errdefs.IsNotFound(err) {
+				return nil, err
+			}
+		}
+		return nil, errdefs.Newf(errdefs.ErrNotFound, "No such object: %s", name)
+	}, nil
+}
+
+func (a *app) containerPruneCommand() *cobra.Command {
+	var force bool
+	var filters []string
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove all stopped containers",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			keep, err := containerPruneFilters(filters)
+			if err != nil {
+				return err
+			}
+			if !force && !a.confirm("WARNING! This will remove all stopped containers.") {
+				return nil
+			}
+			e, err := a.engine(cmd.Context())
+			if err != nil {
+				return err
+			}
+			ids, space, err := e.PruneContainers(cmd.Context(), keep)
+			if len(ids) > 0 {
+				fmt.Fprintln(a.stdout, "Deleted Containers:")
+				for _, id := range ids {
+					fmt.Fprintln(a.stdout, id)
+				}
+				fmt.Fprintln(a.stdout)
+			}
+			fmt.Fprintln(a.stdout, "Total reclaimed space:", units.HumanSize(float64(space)))
+			return err
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, `Provide filter values (e.g. "until=<timestamp>")`)
+	return cmd
+}
+
+// containerPruneFilters reads until= and label= into a "keep this
+// container" test.
+func containerPruneFilters(filters []string) (func(*runtime.Container) bool, error) {
+	var keeps []func(*runtime.Container) bool
+	for _, f := range filters {
+		key, value, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, fmt.Errorf("bad format of filter (expected name=value)")
+		}
+		switch key {
+		case "until":
+			cut, err := untilTime(value)
+			if err != nil {
+				return nil, err
+			}
+			keeps = append(keeps, func(c *runtime.Container) bool { return !c.Created.Before(cut) })
+		case "label", "label!":
+			k, v, hasValue := strings.Cut(value, "=")
+			neg := key == "label!"
+			keeps = append(keeps, func(c *runtime.Container) bool {
+				got, ok := c.Config.Labels[k]
+				return (ok && (!hasValue || got == v)) == neg
+			})
+		default:
+			return nil, errdefs.Newf(errdefs.ErrInvalid, "Invalid filter '%s'", key)
+		}
+	}
+	return func(c *runtime.Container) bool {
+		for _, k := range keeps {
+			if k(c) {
+				return true
+			}
+		}
+		return false
+	}, nil
+}
