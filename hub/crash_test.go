@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,16 +43,24 @@ func TestCrashDuringPushes(t *testing.T) {
 		open := map[string]*openUpload{}
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
+		var pushed atomic.Int64
 		for w := range 4 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for i := 0; ctx.Err() == nil; i++ {
-					chunkedPush(ctx, base, fmt.Sprintf("crash/r%d-w%d", round, w), i, &mu, open)
+					if chunkedPush(ctx, base, fmt.Sprintf("crash/r%d-w%d", round, w), i, &mu, open) {
+						pushed.Add(1)
+					}
 				}
 			}()
 		}
-		time.Sleep(time.Duration(400+200*round) * time.Millisecond)
+		// Kill once some manifests are in and more pushes are in flight,
+		// however slow the machine is.
+		for deadline := time.Now().Add(time.Minute); pushed.Load() < 2 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(100+150*round) * time.Millisecond)
 		p.Kill()
 		cancel()
 		wg.Wait()
@@ -75,7 +84,7 @@ func TestCrashDuringPushes(t *testing.T) {
 
 // chunkedPush pushes one image: two blobs in 64 KiB PATCH chunks, then the
 // manifest; it records uploads in flight.
-func chunkedPush(ctx context.Context, base, repo string, n int, mu *sync.Mutex, open map[string]*openUpload) {
+func chunkedPush(ctx context.Context, base, repo string, n int, mu *sync.Mutex, open map[string]*openUpload) bool {
 	var descs []string
 	for range 2 {
 		data := make([]byte, 300<<10)
@@ -83,7 +92,7 @@ func chunkedPush(ctx context.Context, base, repo string, n int, mu *sync.Mutex, 
 		d := digest.FromBytes(data)
 		resp, err := doReq(ctx, "POST", base+"/v2/"+repo+"/blobs/uploads/", nil, nil)
 		if err != nil || resp.StatusCode != 202 {
-			return
+			return false
 		}
 		loc := resp.Header.Get("Location")
 		u := &openUpload{repo: repo, location: loc, data: data}
@@ -95,13 +104,13 @@ func chunkedPush(ctx context.Context, base, repo string, n int, mu *sync.Mutex, 
 			h := http.Header{"Content-Range": {fmt.Sprintf("%d-%d", off, end-1)}, "Content-Type": {"application/octet-stream"}}
 			resp, err := doReq(ctx, "PATCH", base+loc, h, data[off:end])
 			if err != nil || resp.StatusCode != 202 {
-				return
+				return false
 			}
 			loc = resp.Header.Get("Location")
 		}
 		resp, err = doReq(ctx, "PUT", base+loc+"?digest="+d.String(), nil, nil)
 		if err != nil || resp.StatusCode != 201 {
-			return
+			return false
 		}
 		mu.Lock()
 		delete(open, u.location)
@@ -111,11 +120,12 @@ func chunkedPush(ctx context.Context, base, repo string, n int, mu *sync.Mutex, 
 	cfg := []byte(fmt.Sprintf(`{"architecture":"amd64","os":"linux","n":%d}`, n))
 	cd := digest.FromBytes(cfg)
 	if resp, err := doReq(ctx, "POST", base+"/v2/"+repo+"/blobs/uploads/?digest="+cd.String(), nil, cfg); err != nil || resp.StatusCode != 201 {
-		return
+		return false
 	}
 	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[%s]}`,
 		cd, len(cfg), strings.Join(descs, ","))
-	_, _ = doReq(ctx, "PUT", base+"/v2/"+repo+"/manifests/v"+strconv.Itoa(n), http.Header{"Content-Type": {"application/vnd.oci.image.manifest.v1+json"}}, []byte(m))
+	resp, err := doReq(ctx, "PUT", base+"/v2/"+repo+"/manifests/v"+strconv.Itoa(n), http.Header{"Content-Type": {"application/vnd.oci.image.manifest.v1+json"}}, []byte(m))
+	return err == nil && resp.StatusCode == 201
 }
 
 func doReq(ctx context.Context, method, url string, h http.Header, body []byte) (*http.Response, error) {
