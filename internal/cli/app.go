@@ -41,6 +41,7 @@ func (a *app) commands() []*cobra.Command {
 		a.importCommand(),
 		a.historyCommand(),
 		a.inspectCommand(),
+		a.hubCommand(),
 	}
 }
 

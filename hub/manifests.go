@@ -1,0 +1,293 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/hub/meta"
+	"github.com/berth-dev/berth/image"
+)
+
+func (h *Hub) serveManifest(w http.ResponseWriter, r *http.Request, rt route) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		h.getManifest(w, r, rt)
+	case http.MethodPut:
+		h.putManifest(w, r, rt)
+	case http.MethodDelete:
+		h.deleteManifest(w, r, rt)
+	default:
+		methodNotAllowed(w, r, "GET, HEAD, PUT, DELETE")
+	}
+}
+
+// isDigestRef tells a digest reference from a tag: tags have no colon.
+func isDigestRef(ref string) bool { return strings.Contains(ref, ":") }
+
+func (h *Hub) getManifest(w http.ResponseWriter, r *http.Request, rt route) {
+	if !h.authorize(w, r, rt.name, "pull") {
+		return
+	}
+	repo := canonical(rt.name)
+	m, gen := h.manifests.get(repo, rt.ref)
+	if m == nil {
+		var err error
+		if m, err = h.loadManifest(r.Context(), repo, rt.ref); err != nil {
+			writeError(w, r, toAPIError(err, aboutManifest))
+			return
+		}
+		h.manifests.put(repo, rt.ref, gen, m)
+	}
+	hdr := w.Header()
+	hdr["Content-Type"] = []string{m.mediaType}
+	hdr["Content-Length"] = []string{m.length}
+	hdr["Docker-Content-Digest"] = []string{m.digest.String()}
+	hdr["Etag"] = []string{`"` + m.digest.String() + `"`}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, m.digest.String()) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if r.Method == http.MethodGet {
+		h.pulls.add(repo)
+		_, _ = w.Write(m.body)
+	}
+}
+
+// loadManifest reads a manifest by tag or digest from the stores.
+func (h *Hub) loadManifest(ctx context.Context, repo, ref string) (*cachedManifest, error) {
+	var d digest.Digest
+	if isDigestRef(ref) {
+		var err error
+		if d, err = image.ParseDigest(ref); err != nil {
+			return nil, newError(codeManifestUnknown, err.Error())
+		}
+	} else {
+		if err := image.ValidateTag(ref); err != nil {
+			return nil, newError(codeManifestUnknown, err.Error())
+		}
+		t, err := h.meta.Tag(ctx, repo, ref)
+		if err != nil {
+			return nil, err
+		}
+		d = t.Digest
+	}
+	m, err := h.meta.Manifest(ctx, repo, d)
+	if err != nil {
+		return nil, err
+	}
+	body, err := h.readBlob(ctx, d)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", d, err)
+	}
+	return newCachedManifest(d, m.MediaType, body), nil
+}
+
+// readBlob reads a whole (small) blob, through the small-blob cache.
+func (h *Hub) readBlob(ctx context.Context, d digest.Digest) ([]byte, error) {
+	if b, ok := h.small.get(d); ok {
+		return b, nil
+	}
+	f, err := h.blobs.Open(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, image.MaxManifestSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > image.MaxManifestSize {
+		return nil, fmt.Errorf("blob %s is too big to read whole: %w", d, errdefs.ErrInvalid)
+	}
+	h.small.put(d, b)
+	return b, nil
+}
+
+func (h *Hub) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
+	if !h.authorize(w, r, rt.name, "pull", "push") {
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, image.MaxManifestSize+1))
+	if err != nil {
+		writeError(w, r, newError(codeManifestInvalid, err.Error()))
+		return
+	}
+	if len(body) > image.MaxManifestSize {
+		writeError(w, r, &apiError{code: errorCode{"MANIFEST_INVALID", http.StatusRequestEntityTooLarge}, msg: fmt.Sprintf("a manifest may have at most %d bytes", image.MaxManifestSize)})
+		return
+	}
+	ct := r.Header.Get("Content-Type")
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = strings.TrimSpace(ct[:i])
+	}
+	tags := r.URL.Query()["tag"]
+	var d digest.Digest
+	if isDigestRef(rt.ref) {
+		want, err := image.ParseDigest(rt.ref)
+		if err != nil {
+			writeError(w, r, newError(codeDigestInvalid, err.Error()))
+			return
+		}
+		if d = want.Algorithm().FromBytes(body); d != want {
+			writeError(w, r, newError(codeDigestInvalid, fmt.Sprintf("the manifest hashes to %s, not %s", d, want)))
+			return
+		}
+	} else {
+		d = digest.FromBytes(body)
+		tags = append(tags, rt.ref)
+	}
+	for _, t := range tags {
+		if err := image.ValidateTag(t); err != nil {
+			writeError(w, r, newError(codeManifestInvalid, err.Error()))
+			return
+		}
+	}
+	m, err := h.PutManifest(r.Context(), canonical(rt.name), d, ct, body, tags...)
+	if err != nil {
+		writeError(w, r, toAPIError(err, aboutManifest))
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Location", "/v2/"+rt.name+"/manifests/"+d.String())
+	hdr.Set("Docker-Content-Digest", d.String())
+	if m.Subject != "" {
+		hdr.Set("OCI-Subject", m.Subject.String())
+	}
+	if len(tags) > 0 && isDigestRef(rt.ref) {
+		hdr["OCI-Tag"] = tags
+	}
+	hdr.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusCreated)
+}
+
+// PutManifest stores a manifest in repo (a canonical name) after checking
+// that what it names is there, and points the tags at it. It is what a
+// manifest PUT does, and what seeding and tests use to put images in.
+func (h *Hub) PutManifest(ctx context.Context, repo string, d digest.Digest, mediaType string, body []byte, tags ...string) (meta.Manifest, error) {
+	p, err := image.ParseManifest(mediaType, body)
+	if err != nil {
+		return meta.Manifest{}, err
+	}
+	m := meta.Manifest{Repo: repo, Digest: d, MediaType: p.MediaType, Size: int64(len(body))}
+	if s := p.Subject(); s != nil {
+		m.Subject = s.Digest
+	}
+	if p.Manifest != nil {
+		m.ArtifactType, m.Annotations = p.Manifest.ArtifactType, p.Manifest.Annotations
+		if m.ArtifactType == "" {
+			m.ArtifactType = p.Manifest.Config.MediaType
+		}
+	} else {
+		m.ArtifactType, m.Annotations = p.Index.ArtifactType, p.Index.Annotations
+	}
+	// Hold the children's locks so the collector cannot remove one between
+	// this check and the manifest being recorded.
+	children := p.Children()
+	ds := make([]digest.Digest, 0, len(children))
+	for _, c := range children {
+		if !slices.Contains(ds, c.Digest) {
+			ds = append(ds, c.Digest)
+		}
+	}
+	slices.Sort(ds)
+	for _, c := range ds {
+		defer h.locks.lock(c)()
+	}
+	for _, c := range children {
+		if p.Index == nil && foreignLayer(c) {
+			continue
+		}
+		if err := h.checkChild(ctx, repo, c, p.Index != nil); err != nil {
+			return meta.Manifest{}, err
+		}
+		m.Children = append(m.Children, c.Digest)
+	}
+	if _, err := h.blobs.Put(ctx, d, strings.NewReader(string(body))); err != nil {
+		return meta.Manifest{}, err
+	}
+	if err := h.meta.PutManifest(ctx, m, tags...); err != nil {
+		return meta.Manifest{}, err
+	}
+	h.manifests.invalidate(repo)
+	h.refreshRepo(ctx, repo)
+	return m, nil
+}
+
+// foreignLayer reports layers that are not pushed by design.
+func foreignLayer(d ocispec.Descriptor) bool {
+	switch d.MediaType {
+	case ocispec.MediaTypeImageLayerNonDistributable, ocispec.MediaTypeImageLayerNonDistributableGzip, //nolint:staticcheck // still in the field
+		ocispec.MediaTypeImageLayerNonDistributableZstd, image.MediaTypeDockerForeignLayer: //nolint:staticcheck
+		return true
+	}
+	return false
+}
+
+// checkChild fails with MANIFEST_BLOB_UNKNOWN unless the repository holds
+// the child: a manifest for an index, a linked and stored blob otherwise.
+func (h *Hub) checkChild(ctx context.Context, repo string, c ocispec.Descriptor, inIndex bool) error {
+	unknown := func() error {
+		e := newError(codeManifestBlobUnknown, "manifest references "+c.Digest.String()+", which is not in the repository")
+		e.detail = map[string]string{"digest": c.Digest.String()}
+		return e
+	}
+	if inIndex {
+		if _, err := h.meta.Manifest(ctx, repo, c.Digest); err != nil {
+			if errors.Is(err, errdefs.ErrNotFound) {
+				return unknown()
+			}
+			return err
+		}
+		return nil
+	}
+	if !h.hasLink(ctx, repo, c.Digest) {
+		return unknown()
+	}
+	info, err := h.blobs.Stat(ctx, c.Digest)
+	if err != nil {
+		if errors.Is(err, errdefs.ErrNotFound) {
+			return unknown()
+		}
+		return err
+	}
+	if c.Size != info.Size {
+		return newError(codeManifestInvalid, fmt.Sprintf("descriptor of %s says %d bytes, the blob has %d", c.Digest, c.Size, info.Size))
+	}
+	return nil
+}
+
+func (h *Hub) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) {
+	if !h.authorize(w, r, rt.name, "delete") {
+		return
+	}
+	ctx := r.Context()
+	repo := canonical(rt.name)
+	var err error
+	if isDigestRef(rt.ref) {
+		d, perr := image.ParseDigest(rt.ref)
+		if perr != nil {
+			writeError(w, r, newError(codeDigestInvalid, perr.Error()))
+			return
+		}
+		err = h.meta.DeleteManifest(ctx, repo, d)
+	} else {
+		err = h.meta.DeleteTag(ctx, repo, rt.ref)
+	}
+	if err != nil {
+		writeError(w, r, toAPIError(err, aboutManifest))
+		return
+	}
+	h.manifests.invalidate(repo)
+	h.refreshRepo(ctx, repo)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusAccepted)
+}

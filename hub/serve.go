@@ -1,0 +1,88 @@
+package hub
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// ServeHTTP routes a request.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	p := r.URL.Path
+	kind := "other"
+	switch {
+	case p == "/v2" || strings.HasPrefix(p, "/v2/"):
+		kind = h.serveV2(sw, r)
+	case p == "/token":
+		kind = "token"
+		h.serveToken(sw, r)
+	case strings.HasPrefix(p, "/v1/"):
+		kind = "v1"
+		h.serveV1(sw, r)
+	case strings.HasPrefix(p, "/api/v1/"):
+		kind = "api"
+		h.serveAPI(sw, r)
+	case p == "/healthz" || p == "/readyz":
+		kind = "health"
+		h.serveHealth(sw, r)
+	case p == "/metrics":
+		kind = "metrics"
+		h.metrics.serve(sw, h)
+	default:
+		kind = "notfound"
+		http.NotFound(sw, r)
+	}
+	dur := time.Since(start)
+	h.metrics.observe(kind, r.Method, sw.status, dur, sw.written)
+	if sw.status >= 500 {
+		h.log.Warn("request failed", "method", r.Method, "path", p, "status", sw.status, "duration", dur)
+	} else if h.log.Enabled(r.Context(), -4) {
+		h.log.Debug("request", "method", r.Method, "path", p, "status", sw.status, "duration", dur, "bytes", sw.written)
+	}
+}
+
+func (h *Hub) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if _, err := h.meta.LastChange(r.Context()); err != nil {
+		http.Error(w, "metadata unavailable: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"status": "ok", "repositories": h.index.Len()})
+}
+
+// statusWriter records the status and size for metrics and logs, and keeps
+// ReadFrom so that blobs still go out with sendfile.
+type statusWriter struct {
+	http.ResponseWriter
+	status  int
+	written int64
+	wrote   bool
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	s.wrote = true
+	n, err := s.ResponseWriter.Write(b)
+	s.written += int64(n)
+	return n, err
+}
+
+func (s *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	s.wrote = true
+	n, err := io.Copy(s.ResponseWriter, r)
+	s.written += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/hub"
+)
+
+// hubCommand is `berth hub`: the hub server and its operator commands.
+func (a *app) hubCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "hub",
+		Short: "Run and manage an image hub",
+	}
+	c.AddCommand(a.hubServeCommand(), a.hubUserCommand(), a.hubOrgCommand(), a.hubRepoCommand())
+	return c
+}
+
+type hubServeOptions struct {
+	addr, root, config, cert, key, publicURL string
+	open, noSeed                             bool
+	gcInterval, gcGrace                      time.Duration
+	seedExe, seedBusybox                     string
+}
+
+func (a *app) hubServeCommand() *cobra.Command {
+	var o hubServeOptions
+	c := &cobra.Command{
+		Use:   "serve [OPTIONS]",
+		Short: "Serve an image hub: registry, search, accounts",
+		Long: `Serve an image hub: the OCI distribution API, Docker search, token
+authentication, accounts, stars and badges, with blobs on the filesystem and
+metadata in SQLite under --root. A new hub holds the welcome image.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := loadHubConfig(cmd, o.config); err != nil {
+				return err
+			}
+			return a.runHub(cmd.Context(), o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:5000", "Address to listen on")
+	f.StringVar(&o.root, "root", "", "Hub data directory (default $BERTH_HUB_ROOT, /var/lib/berth/hub as root, else ~/.local/share/berth/hub)")
+	f.StringVar(&o.config, "config", "", "Config file: one flag per line, as name=value")
+	f.StringVar(&o.cert, "tls-cert", "", "TLS certificate file (PEM)")
+	f.StringVar(&o.key, "tls-key", "", "TLS private key file (PEM)")
+	f.StringVar(&o.publicURL, "public-url", "", "URL clients reach the hub at, for token realms (default from --addr)")
+	f.BoolVar(&o.open, "open", false, "Allow anyone to push and delete, without logging in (local tinkering only)")
+	f.BoolVar(&o.noSeed, "no-seed", false, "Do not put the welcome image in a new hub")
+	f.DurationVar(&o.gcInterval, "gc-interval", time.Hour, "How often to collect unreachable content (0 to turn off)")
+	f.DurationVar(&o.gcGrace, "gc-grace", time.Hour, "How long unreferenced content is kept")
+	f.StringVar(&o.seedExe, "seed-executable", "", "Executable put in the welcome image as /usr/local/bin/welcome (default this berth)")
+	f.StringVar(&o.seedBusybox, "seed-busybox", "/bin/busybox", "Static busybox for the welcome image's shell")
+	// --root is also a global flag for the local store; this one is the hub's.
+	return c
+}
+
+func (a *app) runHub(ctx context.Context, o hubServeOptions) error {
+	root := o.root
+	if root == "" {
+		root = hub.DefaultRoot()
+	}
+	level := slog.LevelInfo
+	_ = level.UnmarshalText([]byte(a.logLevel))
+	if a.logLevel == "warn" { // the CLI's default is quiet; a server says what it does
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	cfg := hub.Config{Root: root, PublicURL: o.publicURL, Open: o.open, Logger: logger, GCGrace: o.gcGrace, GCInterval: o.gcInterval}
+	if o.gcInterval == 0 {
+		cfg.GCInterval = -1
+	}
+	if !o.noSeed {
+		exe := o.seedExe
+		if exe == "" {
+			var err error
+			if exe, err = os.Executable(); err != nil {
+				return fmt.Errorf("finding berth's own executable for the welcome image: %w", err)
+			}
+		}
+		cfg.Seed = &hub.SeedConfig{Executable: exe, Busybox: o.seedBusybox}
+	}
+	s := &hub.Server{Addr: o.addr, TLSCert: o.cert, TLSKey: o.key, Config: cfg,
+		Ready: func(addr string) {
+			fmt.Fprintf(a.stdout, "berth hub serving on %s (data in %s)\n", addr, root)
+		}}
+	return s.Run(ctx)
+}
