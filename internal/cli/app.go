@@ -42,6 +42,11 @@ func (a *app) commands() []*cobra.Command {
 		a.historyCommand(),
 		a.inspectCommand(),
 		a.hubCommand(),
+		a.pullCommand(),
+		a.pushCommand(),
+		a.searchCommand(),
+		a.loginCommand(),
+		a.logoutCommand(),
 	}
 }
 
