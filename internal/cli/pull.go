@@ -88,4 +88,3 @@ func (a *app) runPull(cmd *cobra.Command, name string, o pullOptions) error {
 	}
 	return nil
 }
-
