@@ -292,6 +292,10 @@ func (c *Client) roundTrip(ctx context.Context, hc *http.Client, build func() (*
 				return nil, ctx.Err()
 			}
 			if last || !transientNetErr(err) {
+				var ue *url.Error
+				if errors.As(err, &ue) {
+					err = ue.Err // the operation is said once, without the query
+				}
 				return nil, &NetworkError{Op: req.Method + " " + redact(req.URL), Err: err}
 			}
 			if err := sleep(ctx, c.backoff(attempt)); err != nil {
