@@ -418,7 +418,7 @@ func (e *Engine) fetchLayer(ctx context.Context, repo *client.Repository, j *pul
 		return fmt.Errorf("layer %s: %w", j.desc.Digest, err)
 	}
 	defer body.Close()
-	src := &layerSource{partial: partial, body: body, hash: j.desc.Digest.Algorithm().Digester(), job: j, send: send}
+	src := &layerSource{partial: partial, body: body, job: j, send: send}
 	res, err := e.store.Unpack(ctx, src, e.unpackSpec(j, bw))
 	if err != nil {
 		return e.layerFailure(ctx, j, src, err)
@@ -488,29 +488,28 @@ func (e *Engine) layerFailure(ctx context.Context, j *pullJob, src *layerSource,
 	case errors.Is(err, errdefs.ErrDigestMismatch):
 		return err
 	}
-	// Decompressing or extracting failed before the end: the bytes so far
-	// cannot be trusted to resume from. Read the rest to learn whether the
-	// blob is what the manifest says.
-	e.resetIngest(ctx, j.desc)
-	if _, derr := io.Copy(io.Discard, src); derr != nil {
+	// Decompressing or extracting failed before the end. Everything read so
+	// far is in the ingest: hash it with the rest of the download to learn
+	// whether the blob is what the manifest says (then the layer itself is
+	// bad) or was damaged on the way (then it is fetched again).
+	w, werr := e.store.NewBlobWriter(ctx, j.desc.Digest, j.desc.Size)
+	if werr != nil {
+		return err
+	}
+	defer w.Discard() // its bytes cannot be trusted to resume from
+	if _, derr := io.Copy(w, src); derr != nil {
 		if src.netErr != nil {
 			return fmt.Errorf("layer %s: %w", j.desc.Digest, src.netErr)
 		}
+		if errors.Is(derr, errdefs.ErrDigestMismatch) {
+			return derr
+		}
 		return fmt.Errorf("layer %s: %w", j.desc.Digest, err)
 	}
-	if got := src.hash.Digest(); got != j.desc.Digest || src.n != j.desc.Size {
+	if got := w.Digest(); got != j.desc.Digest || w.Offset() != j.desc.Size {
 		return fmt.Errorf("layer blob hashed to %s, want %s (%v): %w", got, j.desc.Digest, err, errdefs.ErrDigestMismatch)
 	}
 	return err
-}
-
-// resetIngest throws away a partial download.
-func (e *Engine) resetIngest(ctx context.Context, desc ocispec.Descriptor) {
-	w, err := e.store.NewBlobWriter(ctx, desc.Digest, desc.Size)
-	if err != nil {
-		return
-	}
-	w.Discard()
 }
 
 // recordLayerBlobs notes that the blob holds the layer, in the store and on
@@ -534,13 +533,11 @@ type eofReader struct{}
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // layerSource is the stream one attempt unpacks: the bytes an earlier
-// attempt left in the ingest, then the network from there. It hashes what
-// passes (to tell corruption from a bad layer when unpacking fails early),
-// reports download progress, and remembers a network failure.
+// attempt left in the ingest, then the network from there. It reports
+// download progress and remembers a network failure.
 type layerSource struct {
 	partial, body io.Reader
 	inBody        bool
-	hash          digest.Digester
 	n, reported   int64
 	netErr        error
 	eof           bool
@@ -568,7 +565,6 @@ func (s *layerSource) Read(p []byte) (int, error) {
 	if err != nil && err != io.EOF && s.inBody {
 		s.netErr = err
 	}
-	s.hash.Hash().Write(p[:n])
 	s.n += int64(n)
 	if s.n-s.reported >= 512<<10 || (n > 0 && s.reported == 0) {
 		s.reported = s.n

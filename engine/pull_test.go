@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/hub/seed"
+	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/internal/hubtest"
 	"github.com/berth-dev/berth/registry/client"
 	"github.com/berth-dev/berth/store"
@@ -262,4 +265,44 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// TestPullBadLayerIsNotRetried: a blob that matches its digest but is not
+// a layer fails at once, naming the layer, and records nothing.
+func TestPullBadLayerIsNotRetried(t *testing.T) {
+	ctx := context.Background()
+	h := hubtest.New(t, hubtest.Options{})
+	r := client.New(client.Options{}).Repository(h.Host, "bob/bad", "pull", "push")
+	bad := []byte("this is not a gzip stream, though the manifest says so")
+	badDesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: digest.FromBytes(bad), Size: int64(len(bad))}
+	cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["` + digest.FromString("x").String() + `"]}}`)
+	cfgDesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: digest.FromBytes(cfg), Size: int64(len(cfg))}
+	for _, b := range []struct {
+		d    ocispec.Descriptor
+		data []byte
+	}{{badDesc, bad}, {cfgDesc, cfg}} {
+		data := b.data
+		if err := r.PushBlob(ctx, b.d, nil, func(int64) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfgDesc, Layers: []ocispec.Descriptor{badDesc}}
+	m.SchemaVersion = 2
+	raw, _ := json.Marshal(m)
+	if _, err := r.PutManifest(ctx, "v1", ocispec.MediaTypeImageManifest, raw); err != nil {
+		t.Fatal(err)
+	}
+	e := openEngine(t)
+	var rec recorder
+	_, err := e.Pull(ctx, h.Host+"/bob/bad:v1", PullOptions{Progress: rec.add})
+	if err == nil || errors.Is(err, errdefs.ErrDigestMismatch) || !strings.Contains(err.Error(), badDesc.Digest.String()) {
+		t.Fatalf("bad layer: %v", err)
+	}
+	if slices.ContainsFunc(rec.statuses(image.ShortID(badDesc.Digest)), func(s string) bool { return strings.HasPrefix(s, "Retrying") }) {
+		t.Errorf("a bad layer was retried: %v", rec.statuses(image.ShortID(badDesc.Digest)))
+	}
+	if imgs, _ := e.Images(ctx); len(imgs) != 0 {
+		t.Errorf("images after a failed pull: %v", imgs)
+	}
+	checkStore(t, e)
 }
