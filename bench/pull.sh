@@ -75,41 +75,50 @@ storage:
 http:
   addr: $REG
 EOF
+# Leftovers of an interrupted run go first, and their deletion is let to
+# age (see below); this run writes into its own new directory.
+if ls -d "$BENCH_DIR"/pull-scratch.* >/dev/null 2>&1; then
+	rm -rf "$BENCH_DIR"/pull-scratch.*
+	sleep 120
+fi
+scratch=$(mktemp -d "$BENCH_DIR/pull-scratch.XXXX")
 docker-registry serve "$BENCH_DIR/registry.yml" >"$BENCH_DIR/registry.log" 2>&1 &
 REGISTRY_PID=$!
-scratch=$BENCH_DIR/pull-scratch
-trap 'kill $REGISTRY_PID 2>/dev/null; stop_dockerd; rm -rf "$scratch"' EXIT
+trap 'set +e; kill $REGISTRY_PID 2>/dev/null; stop_dockerd; rm -rf "$scratch"; true' EXIT
 for _ in $(seq 100); do curl -fs "http://$REG/v2/" >/dev/null && break; sleep 0.1; done
-if ! curl -fs -o /dev/null "http://$REG/v2/bench/pull/manifests/latest"; then
+if ! curl -fs -o /dev/null -H "Accept: application/vnd.oci.image.manifest.v1+json" "http://$REG/v2/bench/pull/manifests/latest"; then
 	echo "pushing the image to the registry (once)..."
 	skopeo copy -q --dest-tls-verify=false "oci:$layout:latest" "docker://$IMG"
 fi
 
-start_dockerd "$BENCH_DIR/docker-pull"
 export BERTH_CONFIG=$scratch/config.json
 
+# Nothing is deleted between runs: each run writes into a new directory
+# (dockerd gets a new data root), and everything goes at the end. On a
+# journal-less ext4 with online discard, as these machines have, files
+# created within minutes of a mass deletion crawl (the inode allocator skips
+# recently deleted inodes one by one), which would time the last deletion,
+# not the pull.
 berth_times=() docker_times=() floor_times=()
 for round in $(seq "$ROUNDS"); do
 	# Alternate who goes first, so neither always runs on a warmer machine.
 	for who in $([ $((round % 2)) = 1 ] && echo "berth docker floor" || echo "floor docker berth"); do
 		case $who in
 		berth)
-			rm -rf "$scratch"
 			settle
-			t=$(seconds "$BERTH" --root "$scratch/root" pull -q "$IMG")
+			t=$(seconds "$BERTH" --root "$scratch/berth-$round" pull -q "$IMG")
 			berth_times+=("$t")
 			;;
 		docker)
-			docker rmi -f "$IMG" >/dev/null 2>&1 || true
-			docker image prune -af >/dev/null 2>&1 || true
+			start_dockerd "$scratch/docker-$round"
 			settle
 			t=$(seconds docker pull -q "$IMG")
 			docker_times+=("$t")
+			stop_dockerd
 			;;
 		floor)
-			rm -rf "$scratch"
 			settle
-			t=$("$floor_bin" -out "$scratch/floor" "${blobs[@]}")
+			t=$("$floor_bin" -out "$scratch/floor-$round" "${blobs[@]}")
 			floor_times+=("$t")
 			;;
 		esac
