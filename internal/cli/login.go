@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/registry/client"
 	"github.com/berth-dev/berth/registry/config"
 )
@@ -83,7 +84,7 @@ func (a *app) runLogin(cmd *cobra.Command, host string, o loginOptions) error {
 	}
 	if o.passwordStdin {
 		if o.user == "" {
-			return errors.New("Must provide --username with --password-stdin")
+			return errdefs.Newf(errdefs.ErrInvalid, "Must provide --username with --password-stdin")
 		}
 		b, err := io.ReadAll(io.LimitReader(a.stdin, 1<<20))
 		if err != nil {
@@ -112,10 +113,10 @@ func (a *app) runLogin(cmd *cobra.Command, host string, o loginOptions) error {
 		}
 	}
 	if o.user == "" {
-		return errors.New("Username is required")
+		return errdefs.Newf(errdefs.ErrInvalid, "Username is required")
 	}
 	if o.password == "" {
-		return errors.New("Password is required")
+		return errdefs.Newf(errdefs.ErrInvalid, "Password is required")
 	}
 	if err := c.Login(ctx, host, o.user, o.password); err != nil {
 		return err
@@ -133,7 +134,7 @@ func (a *app) runLogin(cmd *cobra.Command, host string, o loginOptions) error {
 func (a *app) prompt(o *loginOptions) error {
 	in, ok := a.stdin.(*os.File)
 	if !ok || !term.IsTerminal(int(in.Fd())) {
-		return errors.New("Cannot perform an interactive login from a non TTY device")
+		return errdefs.Newf(errdefs.ErrInvalid, "Cannot perform an interactive login from a non TTY device")
 	}
 	if o.user == "" {
 		fmt.Fprint(a.stdout, "Username: ")
