@@ -51,13 +51,23 @@ type faultProxy struct {
 	conns    sync.Map // open client connections, closed at the end
 }
 
-func newFaultProxy(t *testing.T, target string, seed uint64, cleanPct int, stall time.Duration) *faultProxy {
+// proxyOptions set a proxy's faults before it accepts connections.
+type proxyOptions struct {
+	seed     uint64
+	cleanPct int
+	only     fault
+	cutAt    int
+	stall    time.Duration
+}
+
+func newFaultProxy(t *testing.T, target string, o proxyOptions) *faultProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &faultProxy{ln: ln, target: target, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), cleanPct: cleanPct, stall: stall}
+	p := &faultProxy{ln: ln, target: target, rng: rand.New(rand.NewPCG(o.seed, o.seed^0x5eed)), cleanPct: o.cleanPct,
+		only: o.only, cutAt: o.cutAt, stall: o.stall}
 	var wg sync.WaitGroup
 	go func() {
 		for {
@@ -293,7 +303,7 @@ func TestPullThroughFaults(t *testing.T) {
 		return ok, failed
 	}
 	t.Run("mixed", func(t *testing.T) {
-		p := newFaultProxy(t, h.Listener.Addr().String(), uint64(time.Now().UnixNano()), 50, 600*time.Millisecond)
+		p := newFaultProxy(t, h.Listener.Addr().String(), proxyOptions{seed: uint64(time.Now().UnixNano()), cleanPct: 50, stall: 600 * time.Millisecond})
 		ok, failed := run(t, p, 12)
 		t.Logf("pulls: %d complete, %d failed cleanly; connections: clean %d cut %d truncated %d flipped %d stalled %d",
 			ok, failed, p.counts[faultNone].Load(), p.counts[faultCut].Load(), p.counts[faultTruncate].Load(), p.counts[faultFlip].Load(), p.counts[faultStall].Load())
@@ -306,8 +316,7 @@ func TestPullThroughFaults(t *testing.T) {
 	})
 	t.Run("always-flipped", func(t *testing.T) {
 		// Every large body has a flipped bit: no layer can arrive intact.
-		p := newFaultProxy(t, h.Listener.Addr().String(), 3, 0, 0)
-		p.only = faultFlip
+		p := newFaultProxy(t, h.Listener.Addr().String(), proxyOptions{seed: 3, only: faultFlip})
 		ok, failed := run(t, p, 2)
 		if ok != 0 || failed != 2 || !errors.Is(lastErr, errdefs.ErrDigestMismatch) {
 			t.Errorf("%d pulls completed with every blob damaged; the last error: %v", ok, lastErr)
@@ -315,9 +324,8 @@ func TestPullThroughFaults(t *testing.T) {
 		t.Logf("the error: %v", lastErr)
 	})
 	t.Run("always-cut", func(t *testing.T) {
-		p := newFaultProxy(t, h.Listener.Addr().String(), 4, 0, 0)
-		p.only = faultCut
-		p.cutAt = 200 // inside the first response's head: nothing ever gets through
+		// Cut inside the first response's head: nothing ever gets through.
+		p := newFaultProxy(t, h.Listener.Addr().String(), proxyOptions{seed: 4, only: faultCut, cutAt: 200})
 		ok, failed := run(t, p, 1)
 		if ok != 0 || failed != 1 || !client.IsNetwork(lastErr) {
 			t.Errorf("%d pulls completed through a proxy that cuts every connection; the error: %v", ok, lastErr)
@@ -327,7 +335,7 @@ func TestPullThroughFaults(t *testing.T) {
 	t.Run("hostile", func(t *testing.T) {
 		// Every connection damaged: pulls may still complete by resuming,
 		// but never with a wrong byte.
-		p := newFaultProxy(t, h.Listener.Addr().String(), 99, 0, 600*time.Millisecond)
+		p := newFaultProxy(t, h.Listener.Addr().String(), proxyOptions{seed: 99, stall: 600 * time.Millisecond})
 		ok, failed := run(t, p, 4)
 		t.Logf("pulls: %d complete, %d failed cleanly", ok, failed)
 	})
