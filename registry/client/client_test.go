@@ -542,3 +542,20 @@ func FuzzParseChallenges(f *testing.F) {
 		}
 	})
 }
+
+// TestCredentialsNotSentToPlainHTTPRealm: a registry may name any token
+// realm; Basic credentials only go to one reached over HTTPS (or on this
+// machine, or listed as insecure).
+func TestCredentialsNotSentToPlainHTTPRealm(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="http://192.0.2.1/token",service="elsewhere"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	host := srv.Listener.Addr().String()
+	c := New(Options{Credentials: creds{host: {"alice", "secret"}}, Retries: -1})
+	_, err := c.Repository(host, "a/b").Manifest(context.Background(), "v1")
+	if !errors.Is(err, errdefs.ErrDenied) || !strings.Contains(err.Error(), "refusing to send the credentials") || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("plain HTTP realm elsewhere: %v", err)
+	}
+}
