@@ -140,6 +140,15 @@ func TestPullPushSearchLoginAsDocker(t *testing.T) {
 	if out := b.run(append(hub, "push", "-q", h.Host+"/alice/web:v1")...); out != h.Host+"/alice/web:v1\n" {
 		t.Errorf("push -q: %q", out)
 	}
+	b.run(append(hub, "tag", "welcome", h.Host+"/alice/web:v2")...)
+	if out := b.run(append(hub, "push", "-q", "--all-tags", h.Host+"/alice/web")...); out != h.Host+"/alice/web\n" {
+		t.Errorf("push --all-tags: %q", out)
+	}
+	fresh := newBerth(t)
+	out = fresh.run(append(hub, "pull", "--all-tags", h.Host+"/alice/web")...)
+	if !strings.Contains(out, "v1: Pulling from alice/web\n") || !strings.Contains(out, "v2: Pulling from alice/web\n") || !strings.HasSuffix(out, "\n"+h.Host+"/alice/web\n") {
+		t.Errorf("pull --all-tags:\n%s", out)
+	}
 	out = b.run(append(hub, "logout")...)
 	if out != "Removing login credentials for "+h.Host+"\n" {
 		t.Errorf("logout: %q", out)
