@@ -59,6 +59,7 @@ type pullJob struct {
 	chainID  digest.Digest
 	parentID digest.Digest
 	parent   *pullJob
+	same     *pullJob // an earlier layer of the image with the same blob
 	skip     bool
 	size     int64
 	done     chan struct{}
@@ -136,6 +137,11 @@ func (e *Engine) Pull(ctx context.Context, name string, o PullOptions) (PullResu
 		j := &pullJob{desc: l, id: image.ShortID(l.Digest), diffID: cfg.RootFS.DiffIDs[i], chainID: chains[i], done: make(chan struct{})}
 		if i > 0 {
 			j.parent, j.parentID = jobs[i-1], chains[i-1]
+		}
+		for _, earlier := range jobs[:i] {
+			if earlier.desc.Digest == l.Digest && j.same == nil {
+				j.same = earlier
+			}
 		}
 		jobs[i] = j
 		blobs = append(blobs, l.Digest)
@@ -364,6 +370,16 @@ func (e *Engine) pullLayer(ctx context.Context, repo *client.Repository, j *pull
 		}
 		send.send(Progress{ID: j.id, Status: "Already exists"})
 		return e.recordLayerBlobs(ctx, repo, j)
+	}
+	if j.same != nil {
+		// The blob is the one an earlier layer fetches: wait for it rather
+		// than for its ingest lock, which that layer may hold while it
+		// waits for this one's parent.
+		select {
+		case <-j.same.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	delay := layerRetryDelay
 	for attempt := 1; ; attempt++ {

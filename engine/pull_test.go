@@ -306,3 +306,25 @@ func TestPullBadLayerIsNotRetried(t *testing.T) {
 	}
 	checkStore(t, e)
 }
+
+// TestPullSameBlobTwice: an image with one layer blob at two positions.
+func TestPullSameBlobTwice(t *testing.T) {
+	ctx := context.Background()
+	h := hubtest.New(t, hubtest.Options{})
+	l := seed.Layer{Files: []seed.File{{Name: "same", Data: bytes.Repeat([]byte("x"), 100000)}}, CreatedBy: "COPY same /"}
+	other := seed.Layer{Files: []seed.File{{Name: "other", Data: []byte("y")}}, CreatedBy: "COPY other /"}
+	im, err := seed.Build([]seed.Layer{l, other, l}, seed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.Layers[0].Digest != im.Layers[2].Digest {
+		t.Fatal("the layers differ")
+	}
+	h.PushImage(t, "bob/twice:1", im)
+	e := openEngine(t)
+	res, err := e.Pull(ctx, h.Host+"/bob/twice:1", PullOptions{})
+	if err != nil || res.ID != im.Config.Digest {
+		t.Fatalf("pull: %+v %v", res, err)
+	}
+	checkStore(t, e)
+}

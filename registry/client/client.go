@@ -471,7 +471,9 @@ func (c *Client) send(ctx context.Context, host string, r request) (*http.Respon
 				break
 			}
 		}
-		if ch.scheme == "" || (ch.scheme == "basic" && !c.hasCredentials(host)) || ch.params["error"] == "insufficient_scope" && auth != "" {
+		// Nothing to renew with, or a valid token that does not grant the
+		// access (renewing would get the same): the caller gets the 401.
+		if ch.scheme == "" || (ch.scheme == "basic" && !c.hasCredentials(host)) || (ch.params["error"] == "insufficient_scope" && auth != "") {
 			return resp, nil
 		}
 		drain(resp)

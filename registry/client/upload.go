@@ -227,7 +227,9 @@ func (u *Upload) Commit(d digest.Digest) error {
 	q := loc.Query()
 	q.Set("digest", d.String())
 	loc.RawQuery = q.Encode()
-	err = u.send(http.MethodPut, loc.String(), u.buf, true)
+	// The last bytes go with the PUT, without Content-Range, which the spec
+	// asks only of PATCH.
+	err = u.send(http.MethodPut, loc.String(), u.buf, false)
 	if err != nil && IsTransient(err) {
 		if _, serr := u.r.StatBlob(u.ctx, d); serr == nil {
 			return nil
