@@ -28,6 +28,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -349,7 +350,7 @@ func (c *Client) send(ctx context.Context, host string, r request) (*http.Respon
 		h.challenge = ch
 		h.mu.Unlock()
 		scopes := r.scopes
-		if s := ch.params["scope"]; s != "" && !containsScope(scopes, s) {
+		if s := ch.params["scope"]; s != "" && !slices.Contains(scopes, s) {
 			scopes = append(append([]string(nil), scopes...), strings.Fields(s)...)
 		}
 		if _, err := c.authorization(ctx, host, h, scopes, true); err != nil {
@@ -358,15 +359,6 @@ func (c *Client) send(ctx context.Context, host string, r request) (*http.Respon
 		r.scopes = scopes
 		renewed = true
 	}
-}
-
-func containsScope(scopes []string, s string) bool {
-	for _, x := range scopes {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *Client) hasCredentials(host string) bool {
