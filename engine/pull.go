@@ -67,10 +67,15 @@ func (e *Engine) Pull(ctx context.Context, name string, o PullOptions) (PullResu
 	}
 	send.send(Progress{ID: tagOrDigest, Status: "Pulling from " + ref.Path})
 	res.Digest = top.Digest
-	man, manDesc, indexes, err := selectImage(ctx, repo, top, o.Platform)
+	want := image.DefaultPlatform()
+	if o.Platform != nil {
+		want = *o.Platform
+	}
+	resolved, err := repo.SelectPlatform(ctx, top, want)
 	if err != nil {
 		return res, err
 	}
+	man, manDesc, indexes := resolved.Image, resolved.Manifest, resolved.Indexes
 	if !image.IsConfig(man.Config.MediaType) {
 		return res, fmt.Errorf("%s is not a container image (its config is %q): %w", ref.FamiliarString(e.hub), man.Config.MediaType, errdefs.ErrUnsupported)
 	}
@@ -216,44 +221,4 @@ func (e *Engine) pullError(ref image.Reference, err error) error {
 		return errdefs.Newf(errdefs.ErrNotFound, "manifest for %s not found: %w", ref.FamiliarString(e.hub), err)
 	}
 	return err
-}
-
-// selectImage follows indexes to the image manifest for the platform. It
-// returns the parsed manifest, its raw form and the indexes on the way.
-func selectImage(ctx context.Context, repo *client.Repository, top client.Manifest, platform *ocispec.Platform) (*ocispec.Manifest, client.Manifest, []client.Manifest, error) {
-	want := image.DefaultPlatform()
-	if platform != nil {
-		want = *platform
-	}
-	var indexes []client.Manifest
-	cur := top
-	for depth := 0; ; depth++ {
-		p, err := cur.Parse()
-		if err != nil {
-			return nil, cur, nil, fmt.Errorf("manifest %s: %w", cur.Digest, err)
-		}
-		cur.MediaType = p.MediaType
-		if p.Manifest != nil {
-			return p.Manifest, cur, indexes, nil
-		}
-		if depth >= 4 {
-			return nil, cur, nil, fmt.Errorf("indexes nested too deep: %w", errdefs.ErrInvalid)
-		}
-		indexes = append(indexes, cur)
-		child, err := image.SelectManifest(p.Index, want)
-		if err != nil {
-			return nil, cur, nil, err
-		}
-		next, err := repo.Manifest(ctx, child.Digest.String())
-		if err != nil {
-			return nil, cur, nil, err
-		}
-		if next.Size != child.Size {
-			return nil, cur, nil, fmt.Errorf("manifest %s is %d bytes, its index says %d: %w", child.Digest, next.Size, child.Size, errdefs.ErrDigestMismatch)
-		}
-		if child.MediaType != "" {
-			next.MediaType = child.MediaType
-		}
-		cur = next
-	}
 }

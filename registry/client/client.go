@@ -209,6 +209,13 @@ func (c *Client) host(ctx context.Context, host string) (*hostState, error) {
 	return h, nil
 }
 
+// Ping checks that host answers as a registry (GET /v2/ with 200 or a 401
+// challenge) and learns its scheme and auth challenge.
+func (c *Client) Ping(ctx context.Context, host string) error {
+	_, err := c.host(ctx, host)
+	return err
+}
+
 // ping finds the scheme (trying HTTPS first for insecure registries) and the
 // challenge of GET /v2/.
 func (c *Client) ping(ctx context.Context, host string, h *hostState) error {

@@ -559,3 +559,40 @@ func TestCredentialsNotSentToPlainHTTPRealm(t *testing.T) {
 		t.Fatalf("plain HTTP realm elsewhere: %v", err)
 	}
 }
+
+func TestPingAndResolvePlatform(t *testing.T) {
+	ctx := context.Background()
+	h := hubtest.New(t, hubtest.Options{})
+	amd := h.PushRandom(t, "bob/multi:amd64", 1, 100)
+	arm := h.PushRandom(t, "bob/multi:arm64", 1, 100)
+	c := New(Options{})
+	if err := c.Ping(ctx, h.Host); err != nil {
+		t.Fatal(err)
+	}
+	notRegistry := httptest.NewServer(http.NotFoundHandler())
+	defer notRegistry.Close()
+	if err := c.Ping(ctx, notRegistry.Listener.Addr().String()); err == nil || !strings.Contains(err.Error(), "does not answer as a registry") {
+		t.Fatalf("ping of a web server: %v", err)
+	}
+	idx := `{"schemaVersion":2,"mediaType":"` + ocispec.MediaTypeImageIndex + `","manifests":[` +
+		`{"mediaType":"` + amd.MediaType + `","digest":"` + amd.Digest.String() + `","size":` + itoa(int64(len(amd.Manifest))) + `,"platform":{"os":"linux","architecture":"amd64"}},` +
+		`{"mediaType":"` + arm.MediaType + `","digest":"` + arm.Digest.String() + `","size":` + itoa(int64(len(arm.Manifest))) + `,"platform":{"os":"linux","architecture":"arm64"}}]}`
+	repo := c.Repository(h.Host, "bob/multi", "pull", "push")
+	d, err := repo.PutManifest(ctx, "multi", ocispec.MediaTypeImageIndex, []byte(idx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for plat, want := range map[string]digest.Digest{"arm64": arm.Digest, "amd64": amd.Digest} {
+		res, err := repo.Resolve(ctx, "multi", ocispec.Platform{OS: "linux", Architecture: plat})
+		if err != nil || res.Manifest.Digest != want || len(res.Indexes) != 1 || res.Indexes[0].Digest != d || res.Image.Config.Digest == "" {
+			t.Errorf("%s: %+v %v", plat, res, err)
+		}
+	}
+	if _, err := repo.Resolve(ctx, "multi", ocispec.Platform{OS: "linux", Architecture: "s390x"}); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("no such platform: %v", err)
+	}
+	res, err := repo.Resolve(ctx, "amd64", ocispec.Platform{OS: "linux", Architecture: "arm64"})
+	if err != nil || len(res.Indexes) != 0 || res.Manifest.Digest != amd.Digest {
+		t.Errorf("a single-platform image resolves to itself: %+v %v", res, err)
+	}
+}

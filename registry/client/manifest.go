@@ -200,3 +200,60 @@ func (r *Repository) PutManifest(ctx context.Context, reference, mediaType strin
 	}
 	return d, nil
 }
+
+// Resolved is what a reference leads to for one platform.
+type Resolved struct {
+	// Indexes are the indexes followed, the one the reference names first;
+	// none for a single-platform image.
+	Indexes []Manifest
+	// Manifest is the platform's image manifest, Image its parsed form.
+	Manifest Manifest
+	Image    *ocispec.Manifest
+}
+
+// Resolve fetches what reference (a tag or digest) names and follows
+// indexes to the image manifest for platform.
+func (r *Repository) Resolve(ctx context.Context, reference string, platform ocispec.Platform) (Resolved, error) {
+	top, err := r.Manifest(ctx, reference)
+	if err != nil {
+		return Resolved{}, err
+	}
+	return r.SelectPlatform(ctx, top, platform)
+}
+
+// SelectPlatform follows indexes from m (with image.SelectManifest) to the
+// image manifest for platform, checking each child against the size its
+// index gives.
+func (r *Repository) SelectPlatform(ctx context.Context, m Manifest, platform ocispec.Platform) (Resolved, error) {
+	var res Resolved
+	for depth := 0; ; depth++ {
+		p, err := m.Parse()
+		if err != nil {
+			return res, fmt.Errorf("manifest %s: %w", m.Digest, err)
+		}
+		m.MediaType = p.MediaType
+		if p.Manifest != nil {
+			res.Manifest, res.Image = m, p.Manifest
+			return res, nil
+		}
+		if depth >= 4 {
+			return res, fmt.Errorf("indexes nested too deep: %w", errdefs.ErrInvalid)
+		}
+		res.Indexes = append(res.Indexes, m)
+		child, err := image.SelectManifest(p.Index, platform)
+		if err != nil {
+			return res, err
+		}
+		next, err := r.Manifest(ctx, child.Digest.String())
+		if err != nil {
+			return res, err
+		}
+		if next.Size != child.Size {
+			return res, fmt.Errorf("manifest %s is %d bytes, its index says %d: %w", child.Digest, next.Size, child.Size, errdefs.ErrDigestMismatch)
+		}
+		if child.MediaType != "" {
+			next.MediaType = child.MediaType
+		}
+		m = next
+	}
+}
