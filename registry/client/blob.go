@@ -163,7 +163,7 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		b.fails++
 		b.resumes++
 		if b.fails > b.r.c.opts.Retries || b.resumes > maxResumes {
-			return n, &NetworkError{Op: "GET blob " + b.desc.Digest.String(), Err: err}
+			return n, &NetworkError{Op: "GET blob " + b.desc.Digest.String(), Err: err, Temporary: true}
 		}
 		if err := sleep(b.ctx, b.r.c.backoff(b.fails-1)); err != nil {
 			return n, err
@@ -233,7 +233,7 @@ func (b *blobReader) openOnce() error {
 		select {
 		case <-stalled:
 			if b.ctx.Err() == nil {
-				return &NetworkError{Op: "GET blob " + b.desc.Digest.String(), Err: fmt.Errorf("no answer for %s", b.r.c.opts.StallTimeout)}
+				return &NetworkError{Op: "GET blob " + b.desc.Digest.String(), Err: fmt.Errorf("no answer for %s", b.r.c.opts.StallTimeout), Temporary: true}
 			}
 		default:
 		}
@@ -255,7 +255,7 @@ func (b *blobReader) openOnce() error {
 				resp.Body.Close()
 				stall.Stop()
 				cancel()
-				return &NetworkError{Op: "GET blob " + b.desc.Digest.String(), Err: err}
+				return &NetworkError{Op: "GET blob " + b.desc.Digest.String(), Err: err, Temporary: true}
 			}
 		}
 	case resp.StatusCode == http.StatusNotFound && b.foreign == "" && len(b.desc.URLs) > 0:

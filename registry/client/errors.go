@@ -73,6 +73,9 @@ func (e *Error) Unwrap() error {
 type NetworkError struct {
 	Op  string // "GET http://host/v2/..."
 	Err error
+	// Temporary is set for failures that may pass (a reset, a stall, a
+	// truncated body), not for a refused connection or a TLS failure.
+	Temporary bool
 }
 
 func (e *NetworkError) Error() string { return e.Op + ": " + e.Err.Error() }
@@ -85,10 +88,11 @@ func IsNetwork(err error) bool {
 }
 
 // IsTransient reports a failure that may go away when tried again: a
-// network error, or a registry's 5xx or 429.
+// temporary network error, or a registry's 5xx or 429.
 func IsTransient(err error) bool {
-	if IsNetwork(err) {
-		return true
+	var ne *NetworkError
+	if errors.As(err, &ne) {
+		return ne.Temporary
 	}
 	var e *Error
 	return errors.As(err, &e) && transientStatus(e.Status)

@@ -79,7 +79,7 @@ func (r *Repository) Manifest(ctx context.Context, reference string) (Manifest, 
 	for attempt := 0; ; attempt++ {
 		m, err := r.manifest(ctx, reference)
 		if err == nil || attempt >= r.c.opts.Retries || ctx.Err() != nil ||
-			!(IsNetwork(err) || errors.Is(err, errdefs.ErrDigestMismatch)) {
+			!(IsTransient(err) || errors.Is(err, errdefs.ErrDigestMismatch)) {
 			return m, err
 		}
 		if err := sleep(ctx, r.c.backoff(attempt)); err != nil {
@@ -114,13 +114,13 @@ func (r *Repository) manifest(ctx context.Context, reference string) (Manifest, 
 	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, image.MaxManifestSize+1))
 	if err != nil {
-		return m, &NetworkError{Op: "GET " + redact(resp.Request.URL), Err: err}
+		return m, &NetworkError{Op: "GET " + redact(resp.Request.URL), Err: err, Temporary: true}
 	}
 	if len(raw) > image.MaxManifestSize {
 		return m, fmt.Errorf("manifest %s is more than the %d bytes allowed: %w", reference, image.MaxManifestSize, errdefs.ErrInvalid)
 	}
 	if resp.ContentLength >= 0 && int64(len(raw)) != resp.ContentLength {
-		return m, &NetworkError{Op: "GET " + redact(resp.Request.URL), Err: io.ErrUnexpectedEOF}
+		return m, &NetworkError{Op: "GET " + redact(resp.Request.URL), Err: io.ErrUnexpectedEOF, Temporary: true}
 	}
 	if hdr := resp.Header.Get("Docker-Content-Digest"); hdr != "" {
 		sent, err := image.ParseDigest(hdr)

@@ -35,7 +35,7 @@ func (c *Client) roundTrip(ctx context.Context, hc *http.Client, build func() (*
 				if errors.As(err, &ue) {
 					err = ue.Err // the operation is said once, without the query
 				}
-				return nil, &NetworkError{Op: req.Method + " " + redact(req.URL), Err: err}
+				return nil, &NetworkError{Op: req.Method + " " + redact(req.URL), Err: err, Temporary: transientNetErr(err)}
 			}
 			if err := sleep(ctx, c.backoff(attempt)); err != nil {
 				return nil, err
@@ -98,11 +98,13 @@ func transientStatus(code int) bool {
 		code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
 }
 
-// transientNetErr reports a failure worth retrying: a reset or refused
-// connection, an early EOF, a timeout. TLS and certificate errors, and
-// redirect loops, are not.
+// transientNetErr reports a failure worth retrying: a reset connection,
+// an early EOF, a timeout. A refused connection, TLS and certificate
+// errors, and redirect loops are not.
 func transientNetErr(err error) bool {
-	if isTLSMismatch(err) || strings.Contains(err.Error(), "stopped after") {
+	// Nothing listening is a registry that is down, not a blip: say so at
+	// once rather than after a minute of retries.
+	if isTLSMismatch(err) || strings.Contains(err.Error(), "stopped after") || errors.Is(err, syscall.ECONNREFUSED) {
 		return false
 	}
 	var cerr *tls.CertificateVerificationError
@@ -110,7 +112,7 @@ func transientNetErr(err error) bool {
 		return false
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) {
 		return true
 	}
