@@ -137,7 +137,10 @@ func (e *Engine) pullLayer(ctx context.Context, repo *client.Repository, j *pull
 		if err == nil {
 			return nil
 		}
-		if attempt >= maxLayerAttempts || ctx.Err() != nil || !(client.IsTransient(err) || errors.Is(err, errdefs.ErrDigestMismatch)) {
+		// Worth another attempt: a transfer that may work next time, damaged
+		// bytes, or a blob another process stored meanwhile.
+		retry := client.IsTransient(err) || errors.Is(err, errdefs.ErrDigestMismatch) || e.store.HasBlob(j.desc.Digest)
+		if attempt >= maxLayerAttempts || ctx.Err() != nil || !retry {
 			return err
 		}
 		send.send(Progress{ID: j.id, Status: fmt.Sprintf("Retrying in %d second%s", int(delay.Seconds()), plural(int(delay.Seconds())))})
