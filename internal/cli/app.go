@@ -63,6 +63,11 @@ func (a *app) commands() []*cobra.Command {
 		a.renameCommand(),
 		a.containerCommand(),
 		a.volumeCommand(),
+		a.pullCommand(),
+		a.pushCommand(),
+		a.searchCommand(),
+		a.loginCommand(),
+		a.logoutCommand(),
 	}
 }
 

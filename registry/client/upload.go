@@ -1,0 +1,355 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth-dev/berth/errdefs"
+)
+
+// Upload is a blob upload session. Write sends the bytes in chunks (PATCH
+// with Content-Range), Commit ends it with the digest (PUT ?digest=).
+type Upload struct {
+	r        *Repository
+	ctx      context.Context
+	location string
+	offset   int64 // bytes the registry has
+	chunk    int
+	buf      []byte
+	err      error
+}
+
+// StartUpload opens an upload session.
+func (r *Repository) StartUpload(ctx context.Context) (*Upload, error) {
+	u, err := r.url(ctx, "/v2/"+r.Path+"/blobs/uploads/", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := r.send(ctx, request{method: http.MethodPost, url: u, header: http.Header{"Content-Length": {"0"}}})
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusAccepted {
+		return nil, readError(resp, http.MethodPost, resp.Request.URL)
+	}
+	return r.newUpload(ctx, resp)
+}
+
+func (r *Repository) newUpload(ctx context.Context, resp *http.Response) (*Upload, error) {
+	drain(resp)
+	loc, err := location(resp)
+	if err != nil {
+		return nil, err
+	}
+	up := &Upload{r: r, ctx: ctx, location: loc, chunk: r.c.opts.ChunkSize}
+	if m, err := strconv.Atoi(resp.Header.Get("OCI-Chunk-Min-Length")); err == nil && m > up.chunk {
+		up.chunk = m
+	}
+	return up, nil
+}
+
+// location resolves a response's Location against its request.
+func location(resp *http.Response) (string, error) {
+	l := resp.Header.Get("Location")
+	if l == "" {
+		return "", fmt.Errorf("registry answered %s without a Location: %w", resp.Request.URL.Path, errdefs.ErrInvalid)
+	}
+	u, err := resp.Request.URL.Parse(l)
+	if err != nil {
+		return "", fmt.Errorf("registry gave an invalid upload location: %w", errdefs.ErrInvalid)
+	}
+	return u.String(), nil
+}
+
+// Mount asks the registry to link a blob from another repository of the
+// same registry instead of uploading it. When the registry declines, it
+// opens an upload session instead and returns it (mounted is false).
+func (r *Repository) Mount(ctx context.Context, d digest.Digest, from string) (mounted bool, up *Upload, err error) {
+	u, err := r.url(ctx, "/v2/"+r.Path+"/blobs/uploads/", url.Values{"mount": {d.String()}, "from": {from}})
+	if err != nil {
+		return false, nil, err
+	}
+	scopes := []string{r.scope(), "repository:" + from + ":pull"}
+	resp, err := r.send(ctx, request{method: http.MethodPost, url: u, header: http.Header{"Content-Length": {"0"}}, scopes: scopes})
+	if err != nil {
+		return false, nil, err
+	}
+	switch resp.StatusCode {
+	case http.StatusCreated:
+		drain(resp)
+		if hdr := resp.Header.Get("Docker-Content-Digest"); hdr != "" && hdr != d.String() {
+			return false, nil, fmt.Errorf("registry mounted %s for %s: %w", hdr, d, errdefs.ErrDigestMismatch)
+		}
+		return true, nil, nil
+	case http.StatusAccepted:
+		up, err := r.newUpload(ctx, resp)
+		return false, up, err
+	}
+	return false, nil, readError(resp, http.MethodPost, resp.Request.URL)
+}
+
+// Offset is how many bytes the registry has received.
+func (u *Upload) Offset() int64 { return u.offset + int64(len(u.buf)) }
+
+// Write buffers p and sends every full chunk.
+func (u *Upload) Write(p []byte) (int, error) {
+	if u.err != nil {
+		return 0, u.err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		if len(u.buf) == 0 && len(p) >= u.chunk {
+			if err := u.patch(p[:u.chunk]); err != nil {
+				u.err = err
+				return n - len(p), err
+			}
+			p = p[u.chunk:]
+			continue
+		}
+		take := min(u.chunk-len(u.buf), len(p))
+		u.buf = append(u.buf, p[:take]...)
+		p = p[take:]
+		if len(u.buf) == u.chunk {
+			if err := u.patch(u.buf); err != nil {
+				u.err = err
+				return n - len(p), err
+			}
+			u.buf = u.buf[:0]
+		}
+	}
+	return n, nil
+}
+
+// patch sends one chunk; after a failure it asks the registry how much it
+// has and sends the rest of the chunk again.
+func (u *Upload) patch(chunk []byte) error {
+	start := u.offset
+	for attempt := 0; ; attempt++ {
+		skip := u.offset - start
+		if skip < 0 || skip > int64(len(chunk)) {
+			return fmt.Errorf("upload: the registry holds %d bytes, the chunk starts at %d: %w", u.offset, start, errdefs.ErrInvalid)
+		}
+		if skip == int64(len(chunk)) {
+			return nil
+		}
+		part := chunk[skip:]
+		err := u.send(http.MethodPatch, u.location, part, true)
+		if err == nil {
+			return nil
+		}
+		if attempt >= u.r.c.opts.Retries || !IsTransient(err) || u.ctx.Err() != nil {
+			return err
+		}
+		if err := sleep(u.ctx, u.r.c.backoff(attempt)); err != nil {
+			return err
+		}
+		if err := u.status(); err != nil {
+			return err
+		}
+	}
+}
+
+// send PATCHes or PUTs data at u.offset and follows the new location.
+func (u *Upload) send(method, loc string, data []byte, withRange bool) error {
+	h := http.Header{"Content-Type": {"application/octet-stream"}}
+	if withRange && len(data) > 0 {
+		h.Set("Content-Range", fmt.Sprintf("%d-%d", u.offset, u.offset+int64(len(data))-1))
+	}
+	body := data
+	if body == nil {
+		body = []byte{}
+	}
+	resp, err := u.r.send(u.ctx, request{method: method, url: loc, body: body, header: h, once: true})
+	if err != nil {
+		return err
+	}
+	want := http.StatusAccepted
+	if method == http.MethodPut {
+		want = http.StatusCreated
+	}
+	if resp.StatusCode != want {
+		return readError(resp, method, resp.Request.URL)
+	}
+	u.offset += int64(len(data))
+	if l, err := location(resp); err == nil {
+		u.location = l
+	}
+	drain(resp)
+	return nil
+}
+
+// status asks the registry how many bytes of the upload it has.
+func (u *Upload) status() error {
+	resp, err := u.r.send(u.ctx, request{method: http.MethodGet, url: u.location})
+	if err != nil {
+		return err
+	}
+	drain(resp)
+	if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusOK {
+		return &Error{Status: resp.StatusCode, Method: http.MethodGet, URL: redact(resp.Request.URL), Message: "upload status unknown"}
+	}
+	if l, err := location(resp); err == nil {
+		u.location = l
+	}
+	rng := resp.Header.Get("Range")
+	if rng == "" {
+		u.offset = 0
+		return nil
+	}
+	_, end, ok := strings.Cut(strings.TrimPrefix(rng, "bytes="), "-")
+	n, err := strconv.ParseInt(end, 10, 64)
+	if !ok || err != nil {
+		return fmt.Errorf("registry gave an upload range %q: %w", rng, errdefs.ErrInvalid)
+	}
+	u.offset = n + 1
+	return nil
+}
+
+// Commit sends what is buffered and closes the upload as blob d. If the
+// answer is lost, a HEAD tells whether the blob arrived.
+func (u *Upload) Commit(d digest.Digest) error {
+	if u.err != nil {
+		return u.err
+	}
+	loc, err := url.Parse(u.location)
+	if err != nil {
+		return err
+	}
+	q := loc.Query()
+	q.Set("digest", d.String())
+	loc.RawQuery = q.Encode()
+	// The last bytes go with the PUT, without Content-Range, which the spec
+	// asks only of PATCH.
+	err = u.send(http.MethodPut, loc.String(), u.buf, false)
+	if err != nil && IsTransient(err) {
+		if _, serr := u.r.StatBlob(u.ctx, d); serr == nil {
+			return nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("uploading blob %s: %w", d, err)
+	}
+	u.buf = nil
+	return nil
+}
+
+// Cancel abandons the upload.
+func (u *Upload) Cancel() {
+	ctx := context.WithoutCancel(u.ctx)
+	resp, err := u.r.c.send(ctx, u.r.Host, request{method: http.MethodDelete, url: u.location, scopes: []string{u.r.scope()}, once: true})
+	if err == nil {
+		drain(resp)
+	}
+}
+
+// smallBlob is the size up to which a blob is uploaded in one PUT.
+const smallBlob = 1 << 20
+
+// PushBlob uploads a blob of known size that open can read from any
+// offset (a file): in one streamed PATCH, resumed from what the registry
+// reports after a failure, then closed with its digest. progress, if set,
+// hears the bytes sent so far.
+func (r *Repository) PushBlob(ctx context.Context, desc ocispec.Descriptor, up *Upload, open func(offset int64) (io.ReadCloser, error), progress func(int64)) error {
+	if up == nil {
+		var err error
+		if up, err = r.StartUpload(ctx); err != nil {
+			return err
+		}
+	}
+	if desc.Size <= smallBlob {
+		rc, err := open(0)
+		if err != nil {
+			up.Cancel()
+			return err
+		}
+		data, err := io.ReadAll(io.LimitReader(rc, desc.Size+1))
+		rc.Close()
+		if err != nil {
+			up.Cancel()
+			return err
+		}
+		if int64(len(data)) != desc.Size {
+			up.Cancel()
+			return fmt.Errorf("blob %s: read %d bytes, want %d: %w", desc.Digest, len(data), desc.Size, errdefs.ErrInvalid)
+		}
+		up.buf = data
+		if err := up.Commit(desc.Digest); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(desc.Size)
+		}
+		return nil
+	}
+	for attempt := 0; up.offset < desc.Size; attempt++ {
+		err := r.patchStream(ctx, up, desc, open, progress)
+		if err == nil {
+			break
+		}
+		if attempt >= r.c.opts.Retries || !IsTransient(err) || ctx.Err() != nil {
+			up.Cancel()
+			return err
+		}
+		if err := sleep(ctx, r.c.backoff(attempt)); err != nil {
+			return err
+		}
+		if err := up.status(); err != nil {
+			return err
+		}
+	}
+	return up.Commit(desc.Digest)
+}
+
+func (r *Repository) patchStream(ctx context.Context, up *Upload, desc ocispec.Descriptor, open func(int64) (io.ReadCloser, error), progress func(int64)) error {
+	rc, err := open(up.offset)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	n := desc.Size - up.offset
+	var body io.Reader = io.LimitReader(rc, n)
+	if progress != nil {
+		body = &countingReader{r: body, n: up.offset, f: progress}
+	}
+	h := http.Header{"Content-Type": {"application/octet-stream"},
+		"Content-Range": {fmt.Sprintf("%d-%d", up.offset, desc.Size-1)}}
+	resp, err := r.send(ctx, request{method: http.MethodPatch, url: up.location, stream: body, length: n, header: h, once: true})
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusAccepted {
+		return readError(resp, http.MethodPatch, resp.Request.URL)
+	}
+	up.offset = desc.Size
+	if l, err := location(resp); err == nil {
+		up.location = l
+	}
+	drain(resp)
+	return nil
+}
+
+type countingReader struct {
+	r    io.Reader
+	n    int64
+	last int64
+	f    func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n-c.last >= 256<<10 || errors.Is(err, io.EOF) {
+		c.last = c.n
+		c.f(c.n)
+	}
+	return n, err
+}
