@@ -22,13 +22,15 @@ type app struct {
 	logLevel  string
 	closers   []func() error
 	eng       *engine.Engine
-	// pullImage pulls an image `run` and `create` do not find locally; nil
-	// until pull exists, and then they fail with "No such image".
+	// pullImage pulls an image `run` and `create` do not find locally; a
+	// field so tests can replace it.
 	pullImage func(ctx context.Context, ref string) error
 }
 
 func newApp(in io.Reader, out, errw io.Writer) *app {
-	return &app{streams: streams{stdin: in, stdout: out, stderr: errw}}
+	a := &app{streams: streams{stdin: in, stdout: out, stderr: errw}}
+	a.pullImage = a.pullForRun
+	return a
 }
 
 // commands lists every top-level command; each lives in its own file.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -87,4 +88,19 @@ func (a *app) runPull(cmd *cobra.Command, name string, o pullOptions) error {
 		fmt.Fprintln(a.stdout, ref.Name())
 	}
 	return nil
+}
+
+// pullForRun pulls an image `run` or `create` did not find, as Docker does:
+// progress on stderr, no "Using default tag", no reference line at the end.
+func (a *app) pullForRun(ctx context.Context, ref string) error {
+	e, err := a.engine(ctx)
+	if err != nil {
+		return err
+	}
+	reg, err := a.registry()
+	if err != nil {
+		return err
+	}
+	_, err = e.Pull(ctx, ref, engine.PullOptions{Registry: reg, Progress: progressFunc(newProgressView(a.stderr))})
+	return err
 }
