@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/berth-dev/berth/internal/hubtest"
 )
 
 func TestRunOutputAndExitCodes(t *testing.T) {
@@ -20,6 +22,7 @@ func TestRunOutputAndExitCodes(t *testing.T) {
 	if got := b.run("images", "--format", "{{.Containers}}"); strings.TrimSpace(got) != "0" {
 		t.Errorf("the image still counts a removed --rm container: %q", got)
 	}
+	hub := hubtest.New(t, hubtest.Options{Seed: true})
 	envFile := filepath.Join(t.TempDir(), "env")
 	writeFile(t, envFile, "# a comment\n\nA=from-file\nB=file\n")
 	hostname, _ := os.Hostname()
@@ -40,7 +43,9 @@ func TestRunOutputAndExitCodes(t *testing.T) {
 		{[]string{"run", "--rm", "--network", "none", "img", "sh", "-c", "ls /sys/class/net"}, "", 0, "lo\n", "^$"},
 		{[]string{"run", "--rm", "img", "nope"}, "", 127, "", `^berth: OCI runtime create failed: .*executable file not found in \$PATH\.\n$`},
 		{[]string{"run", "--rm", "img", "/etc/passwd"}, "", 126, "", `^berth: .*permission denied\.\n$`},
-		{[]string{"run", "--rm", "nosuch"}, "", 125, "", `^Unable to find image 'nosuch:latest' locally\nberth: No such image: nosuch:latest\.\nSee 'berth run --help'\.\n$`},
+		{[]string{"--hub", hub.Host, "run", "--rm", "nosuch"}, "", 125, "", `^Unable to find image 'nosuch:latest' locally\nberth: .*(not found|unknown|does not exist).*\.\nSee 'berth run --help'\.\n$`},
+		{[]string{"--hub", hub.Host, "run", "--rm", "welcome", "echo", "pulled"}, "", 0, "pulled\n", `^Unable to find image 'welcome:latest' locally\nlatest: Pulling from library/welcome\n(.|\n)*Status: Downloaded newer image for welcome:latest\n$`},
+		{[]string{"run", "--rm", "localhost:1/nosuch"}, "", 125, "", `^Unable to find image 'localhost:1/nosuch:latest' locally\nberth: .*connection refused\.\nSee 'berth run --help'\.\n$`},
 		{[]string{"run", "--rm", "Bad"}, "", 125, "", `^berth: .*must be lowercase.*\.\nSee 'berth run --help'\.\n$`},
 		{[]string{"run", "-p", "abc", "img"}, "", 125, "", `^berth: invalid containerPort: abc\.\nSee 'berth run --help'\.\n$`},
 		{[]string{"run", "--network", "nope", "img"}, "", 125, "", `^berth: network nope not found\.\nSee 'berth run --help'\.\n$`},
@@ -48,7 +53,7 @@ func TestRunOutputAndExitCodes(t *testing.T) {
 		{[]string{"run", "--bogus", "img"}, "", 125, "", `^unknown flag: --bogus\nSee 'berth run --help'\.\n$`},
 		{[]string{"run", "-it", "img"}, "", 1, "", `^the input device is not a TTY\n$`},
 		{[]string{"run", "--name", "three", "img"}, "", 125, "", `^berth: Conflict\. The container name "/three" is already in use by container "[0-9a-f]{64}"\. You have to remove \(or rename\) that container to be able to reuse that name\.\nSee 'berth run --help'\.\n$`},
-		{[]string{"create", "nosuch"}, "", 125, "", `^Unable to find image 'nosuch:latest' locally\nberth: No such image: nosuch:latest\.\nSee 'berth create --help'\.\n$`},
+		{[]string{"--hub", hub.Host, "create", "nosuch"}, "", 125, "", `^Unable to find image 'nosuch:latest' locally\nberth: .*(not found|unknown|does not exist).*\.\nSee 'berth create --help'\.\n$`},
 		{[]string{"start", "nope"}, "", 1, "", "^Error: No such container: nope\nError: failed to start containers: nope\n$"},
 		{[]string{"stop", "nope"}, "", 1, "", "^Error: No such container: nope\n$"},
 		{[]string{"kill", "three"}, "", 1, "", `^Error: Cannot kill container: three: Container [0-9a-f]{64} is not running\n$`},
@@ -66,7 +71,7 @@ func TestRunOutputAndExitCodes(t *testing.T) {
 	// run -d --rm: gone once it exits, and so is its record.
 	b.run("run", "-d", "--rm", "--name", "brief", "img", "true")
 	waitFor(t, "the --rm container to go", func() bool { return b.run("ps", "-aq", "--filter", "name=brief") == "" })
-	if got := b.run("images", "--format", "{{.Containers}}"); got != "1\n" {
+	if got := b.run("images", "--filter", "reference=img", "--format", "{{.Containers}}"); got != "1\n" {
 		t.Errorf("containers of img after run -d --rm: %q", got)
 	}
 	// create prints the ID; start -a runs it attached.
