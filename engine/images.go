@@ -149,26 +149,11 @@ type ImageMetadata struct {
 // InspectImage describes the image a name refers to.
 func (e *Engine) InspectImage(ctx context.Context, name string) (ImageInspect, error) {
 	var out ImageInspect
-	var img store.Image
-	var tags []store.Tag
-	var rds []store.RepoDigest
-	err := e.store.View(ctx, func(tx *store.Tx) error {
-		r, err := e.resolve(ctx, tx, name)
-		if err != nil {
-			return err
-		}
-		if img, err = tx.Image(ctx, r.ID); err != nil {
-			return err
-		}
-		if tags, err = tx.Tags(ctx, r.ID); err != nil {
-			return err
-		}
-		rds, err = tx.RepoDigests(ctx, r.ID)
-		return err
-	})
+	img, names, err := e.lookup(ctx, name)
 	if err != nil {
 		return out, err
 	}
+	tags, rds := names.tags, names.digests
 	cfg, err := e.Config(img.ID)
 	if err != nil {
 		return out, err
@@ -221,6 +206,33 @@ func created(cfg *image.Config) time.Time {
 	return cfg.Created.UTC()
 }
 
+// imageNames are the tags and repo digests that name an image.
+type imageNames struct {
+	tags    []store.Tag
+	digests []store.RepoDigest
+}
+
+// lookup finds the image a name refers to, with its names, in one snapshot.
+func (e *Engine) lookup(ctx context.Context, name string) (store.Image, imageNames, error) {
+	var img store.Image
+	var names imageNames
+	err := e.store.View(ctx, func(tx *store.Tx) error {
+		r, err := e.resolve(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if img, err = tx.Image(ctx, r.ID); err != nil {
+			return err
+		}
+		if names.tags, err = tx.Tags(ctx, r.ID); err != nil {
+			return err
+		}
+		names.digests, err = tx.RepoDigests(ctx, r.ID)
+		return err
+	})
+	return img, names, err
+}
+
 // HistoryItem is one row of `image history`, newest first.
 type HistoryItem struct {
 	ID        string // the image ID on the top row, "<missing>" below
@@ -234,22 +246,11 @@ type HistoryItem struct {
 // History lists the steps that built an image, newest first, with each
 // step's layer size, as Docker does.
 func (e *Engine) History(ctx context.Context, name string) ([]HistoryItem, error) {
-	var img store.Image
-	var tags []store.Tag
-	err := e.store.View(ctx, func(tx *store.Tx) error {
-		r, err := e.resolve(ctx, tx, name)
-		if err != nil {
-			return err
-		}
-		if img, err = tx.Image(ctx, r.ID); err != nil {
-			return err
-		}
-		tags, err = tx.Tags(ctx, r.ID)
-		return err
-	})
+	img, names, err := e.lookup(ctx, name)
 	if err != nil {
 		return nil, err
 	}
+	tags := names.tags
 	cfg, err := e.Config(img.ID)
 	if err != nil {
 		return nil, err

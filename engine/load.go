@@ -251,25 +251,18 @@ func (e *Engine) unpackJob(ctx context.Context, idx *tarIndex, j *layerJob, prog
 	}
 	short := image.ShortID(j.diffID)
 	pr := &progressReader{r: sr, id: short, status: "Loading layer", total: sr.Size(), report: progress}
-	res, err := e.store.Unpack(ctx, pr, store.Unpack{
+	spec := store.Unpack{
 		MediaType: j.mediaType,
 		Blob:      j.blob,
 		Size:      sr.Size(),
 		DiffID:    j.diffID,
 		Parent:    j.parentID,
 		KeepBlob:  true,
-		ParentReady: func(ctx context.Context) error {
-			if j.parent == nil {
-				return nil
-			}
-			select {
-			case <-j.parent.done:
-				return j.parent.err
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		},
-	})
+	}
+	if j.parent != nil {
+		spec.ParentReady = parentReady(j.parent.done, &j.parent.err)
+	}
+	res, err := e.store.Unpack(ctx, pr, spec)
 	if err != nil {
 		return fmt.Errorf("loading layer %s: %w", j.entry, err)
 	}
@@ -282,6 +275,19 @@ func (e *Engine) unpackJob(ctx context.Context, idx *tarIndex, j *layerJob, prog
 	return e.store.Update(ctx, func(tx *store.Tx) error {
 		return tx.AddLayerBlob(ctx, store.LayerBlob{DiffID: j.diffID, Blob: res.Blob, MediaType: mt, Size: res.BlobSize})
 	})
+}
+
+// parentReady is store.Unpack.ParentReady for a job whose parent job closes
+// done when it ends, leaving its outcome in *err.
+func parentReady(done <-chan struct{}, err *error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		select {
+		case <-done:
+			return *err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // LayerMediaType is the OCI media type of a layer blob so compressed.

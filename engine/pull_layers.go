@@ -203,25 +203,18 @@ func (e *Engine) fetchLayer(ctx context.Context, repo *client.Repository, j *pul
 }
 
 func (e *Engine) unpackSpec(j *pullJob, bw *store.BlobWriter) store.Unpack {
-	return store.Unpack{
+	u := store.Unpack{
 		MediaType:  j.desc.MediaType,
 		Blob:       j.desc.Digest,
 		Size:       j.desc.Size,
 		DiffID:     j.diffID,
 		Parent:     j.parentID,
 		BlobWriter: bw,
-		ParentReady: func(ctx context.Context) error {
-			if j.parent == nil {
-				return nil
-			}
-			select {
-			case <-j.parent.done:
-				return j.parent.err
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		},
 	}
+	if j.parent != nil {
+		u.ParentReady = parentReady(j.parent.done, &j.parent.err)
+	}
+	return u
 }
 
 // unpackStored unpacks a layer whose blob is already in the store.

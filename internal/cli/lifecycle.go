@@ -152,29 +152,20 @@ func stopTimeout(cmd *cobra.Command, seconds int) *time.Duration {
 }
 
 func (a *app) stopCommand() *cobra.Command {
-	var seconds int
-	cmd := &cobra.Command{
-		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Stop one or more running containers",
-		Args:  requiresMinArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.runtime(cmd.Context())
-			if err != nil {
-				return err
-			}
-			timeout := stopTimeout(cmd, seconds)
-			return a.eachContainer(args, func(name string) error { return m.Stop(cmd.Context(), name, timeout) })
-		},
-	}
-	cmd.Flags().IntVarP(&seconds, "time", "t", 10, "Seconds to wait before killing the container")
-	return cmd
+	return a.timedCommand("stop", "Stop one or more running containers", (*runtime.Manager).Stop)
 }
 
 func (a *app) restartCommand() *cobra.Command {
+	return a.timedCommand("restart", "Restart one or more containers", (*runtime.Manager).Restart)
+}
+
+// timedCommand is stop or restart: op on each container, with -t seconds
+// of grace before the kill.
+func (a *app) timedCommand(verb, short string, op func(*runtime.Manager, context.Context, string, *time.Duration) error) *cobra.Command {
 	var seconds int
 	cmd := &cobra.Command{
-		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Restart one or more containers",
+		Use:   verb + " [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: short,
 		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := a.runtime(cmd.Context())
@@ -182,7 +173,7 @@ func (a *app) restartCommand() *cobra.Command {
 				return err
 			}
 			timeout := stopTimeout(cmd, seconds)
-			return a.eachContainer(args, func(name string) error { return m.Restart(cmd.Context(), name, timeout) })
+			return a.eachContainer(args, func(name string) error { return op(m, cmd.Context(), name, timeout) })
 		},
 	}
 	cmd.Flags().IntVarP(&seconds, "time", "t", 10, "Seconds to wait before killing the container")
