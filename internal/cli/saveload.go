@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 )
@@ -23,30 +22,8 @@ func (a *app) saveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if output == "" {
-				return e.Save(cmd.Context(), a.stdout, args)
-			}
-			// Written beside the target and renamed: a failed save leaves no half file.
-			tmp, err := os.CreateTemp(filepath.Dir(output), ".berth-save-*")
-			if err != nil {
-				return fmt.Errorf("failed to save image: %w", err)
-			}
-			defer os.Remove(tmp.Name())
-			if err := e.Save(cmd.Context(), tmp, args); err != nil {
-				tmp.Close()
-				return err
-			}
-			if err := tmp.Sync(); err != nil {
-				tmp.Close()
-				return err
-			}
-			if err := tmp.Close(); err != nil {
-				return err
-			}
-			if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-				return err
-			}
-			return os.Rename(tmp.Name(), output)
+			// A file is written beside its target and renamed: a failed save leaves no half file.
+			return a.writeOutput(output, func(w io.Writer) error { return e.Save(cmd.Context(), w, args) })
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
