@@ -2,8 +2,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 
 	"github.com/berth-dev/berth/internal/cli"
 	"github.com/berth-dev/berth/internal/welcome"
@@ -21,5 +23,26 @@ func main() {
 	if filepath.Base(os.Args[0]) == "welcome" {
 		os.Exit(welcome.Main(os.Args))
 	}
-	os.Exit(cli.Main(os.Args))
+	os.Exit(profiled(func() int { return cli.Main(os.Args) }))
+}
+
+// profiled writes a CPU profile of run to $BERTH_CPUPROFILE when it is set,
+// for measuring where a pull or a load spends its time.
+func profiled(run func() int) int {
+	path := os.Getenv("BERTH_CPUPROFILE")
+	if path == "" {
+		return run()
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "BERTH_CPUPROFILE:", err)
+		return run()
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "BERTH_CPUPROFILE:", err)
+		return run()
+	}
+	defer pprof.StopCPUProfile()
+	return run()
 }
