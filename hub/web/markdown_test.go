@@ -41,14 +41,14 @@ func TestMarkdownIsInert(t *testing.T) {
 
 func TestLocalPath(t *testing.T) {
 	for in, want := range map[string]string{
-		"/r/welcome":             "/r/welcome",
-		"/?q=a":                  "/?q=a",
-		"":                       "/",
-		"https://evil.example/":  "/",
-		"//evil.example/":        "/",
-		"/\\evil.example":        "/",
-		"javascript:alert(1)":    "/",
-		"r/welcome":              "/",
+		"/r/welcome":            "/r/welcome",
+		"/?q=a":                 "/?q=a",
+		"":                      "/",
+		"https://evil.example/": "/",
+		"//evil.example/":       "/",
+		"/\\evil.example":       "/",
+		"javascript:alert(1)":   "/",
+		"r/welcome":             "/",
 	} {
 		if got := localPath(in); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
