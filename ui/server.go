@@ -16,7 +16,7 @@
 // The JSON API under /api/ is the pages' and anyone's with the token
 // (Authorization: Bearer TOKEN):
 //
-//	GET    /api/info                        hub, version, vulnerability database
+//	GET    /api/info                        hub, version, whether xterm.js is built in
 //	GET    /api/images                      one row per tag, with the containers using it
 //	DELETE /api/images?ref=R                rmi R (409 with Docker's reason while in use)
 //	GET    /api/image?ref=R                 config and history (layers)
@@ -132,7 +132,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) info(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"hub": s.e.DefaultHub(), "version": s.version})
+	writeJSON(w, http.StatusOK, map[string]any{"hub": s.e.DefaultHub(), "version": s.version, "terminal": vendored()})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

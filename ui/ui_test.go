@@ -185,7 +185,6 @@ func TestRunRequest(t *testing.T) {
 	}
 }
 
-
 // sse reads server-sent events until the stream ends.
 func sse(t *testing.T, resp *http.Response) []struct{ name, data string } {
 	t.Helper()

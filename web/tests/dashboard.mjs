@@ -2,7 +2,7 @@
 // pull with progress, details, run on a random port, the app, a terminal,
 // delete refused while in use, In use, delete the container, the image.
 // BERTH_UI_URL is the address berth ui printed (with its token).
-import { run, check, textOf } from './lib.mjs';
+import { run, check, textOf, narrow } from './lib.mjs';
 
 const url = process.env.BERTH_UI_URL;
 check(url, 'BERTH_UI_URL is set');
@@ -40,6 +40,7 @@ await run('dashboard', async ({ page, context, shot }) => {
   check((await textOf(row.locator('td').nth(1))) === 'latest', 'tag latest');
   check(/^[0-9a-f]{12}$/.test(await textOf(row.locator('td').nth(2))), 'a 12-digit image ID');
   await shot('listed');
+  await narrow(page, shot, 'listed');
 
   await row.getByRole('link', { name: 'welcome' }).click();
   await page.getByRole('heading', { name: /^Layers \(\d+\)$/ }).waitFor();
@@ -55,7 +56,7 @@ await run('dashboard', async ({ page, context, shot }) => {
   await dialog.getByLabel('Container name').fill('web');
   await dialog.getByLabel('Host port for 80/tcp').fill('0');
   await shot('run-settings');
-  await dialog.getByRole('button', { name: 'Run', exact: true }).click();
+  await page.keyboard.press('Enter'); // from the port field, as a keyboard user sends it
   await page.getByRole('heading', { name: /^web/ }).waitFor();
   const portLink = page.locator('dd.ports a.port').first();
   await portLink.waitFor();

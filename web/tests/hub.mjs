@@ -1,7 +1,7 @@
 // The hub's pages, as a visitor walks them: search with the Official
 // filter, open a repository, sign in, star it, see the count change.
 // BERTH_HUB_URL is the hub; HUB_USER and HUB_PASSWORD an account on it.
-import { run, check, textOf } from './lib.mjs';
+import { run, check, textOf, narrow } from './lib.mjs';
 
 const hub = process.env.BERTH_HUB_URL;
 check(hub && process.env.HUB_USER, 'BERTH_HUB_URL and HUB_USER are set');
@@ -33,12 +33,16 @@ await run('hub', async ({ page, shot }) => {
   check(await page.locator('#overview h1', { hasText: 'welcome' }).count() === 1, 'the markdown description rendered');
   const before = Number((await textOf(page.locator('#star-count'))).replace(/\D/g, ''));
   await shot('repository');
+  await narrow(page, shot, 'repository');
 
   await page.getByRole('link', { name: 'Sign in to star' }).click();
-  await page.getByLabel('Username').fill(process.env.HUB_USER);
-  await page.getByLabel('Password').fill(process.env.HUB_PASSWORD);
+  // By keyboard: the form is ready to type into, Tab moves, Enter sends.
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'username');
+  await page.keyboard.type(process.env.HUB_USER);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(process.env.HUB_PASSWORD);
   await shot('sign-in');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.keyboard.press('Enter');
   await page.locator('.repo-head h1', { hasText: 'welcome' }).waitFor();
   check(await page.getByRole('link', { name: process.env.HUB_USER }).count() === 1, 'signed in, the account is shown');
 

@@ -59,3 +59,14 @@ export async function run(name, body) {
     await browser.close();
   }
 }
+
+// narrow looks at the page as a phone shows it: nothing may stick out of
+// the window sideways (wide tables scroll inside their own box).
+export async function narrow(page, shot, label) {
+  const was = page.viewportSize();
+  await page.setViewportSize({ width: 390, height: 844 });
+  const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(over <= 0, `${label}: the page fits a 390-pixel window, it is ${over}px wider`);
+  await shot(`${label}-narrow`);
+  await page.setViewportSize(was);
+}

@@ -47,7 +47,8 @@ window.addEventListener('hashchange', () => {
 });
 
 api('GET', '/api/info').then((info) => {
-  document.getElementById('foot').textContent = `berth ${info.version || ''} · hub ${info.hub}`;
+  document.getElementById('foot').textContent = `berth ${info.version || ''} · hub ${info.hub}`
+    + (info.terminal ? '' : ' · built without xterm.js: no terminal (make build adds it)');
 }).catch(() => {});
 
 route();
