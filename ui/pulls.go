@@ -14,7 +14,10 @@ import (
 
 // searchResult is one repository the hub found.
 type searchResult struct {
-	Name        string `json:"name"`
+	Name string `json:"name"`
+	// Ref is what Pull asks for: the name, with the hub's host when the
+	// search named another hub (HOST/TERM).
+	Ref         string `json:"ref"`
 	Description string `json:"description"`
 	Stars       int    `json:"stars"`
 	Official    bool   `json:"official"`
@@ -32,9 +35,13 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		apiError(w, err)
 		return
 	}
+	prefix := ""
+	if first, _, ok := strings.Cut(q, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		prefix = first + "/"
+	}
 	out := make([]searchResult, 0, len(found))
 	for _, f := range found {
-		out = append(out, searchResult{Name: f.Name, Description: f.Description, Stars: f.Stars, Official: f.Official, Badge: f.Badge})
+		out = append(out, searchResult{Name: f.Name, Ref: prefix + f.Name, Description: f.Description, Stars: f.Stars, Official: f.Official, Badge: f.Badge})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"hub": s.e.DefaultHub(), "results": out})
 }

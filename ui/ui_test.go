@@ -280,7 +280,14 @@ func TestSearchAnswersTheHub(t *testing.T) {
 		Results []searchResult
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&out)
-	if len(out.Results) != 1 || out.Results[0].Name != "welcome" || out.Results[0].Badge != "official" || out.Results[0].Stars != 42 {
+	if len(out.Results) != 1 || out.Results[0].Name != "welcome" || out.Results[0].Ref != "welcome" || out.Results[0].Badge != "official" || out.Results[0].Stars != 42 {
 		t.Errorf("search: %+v", out)
+	}
+	// Another hub, named in the search, is where its results are pulled from.
+	resp = do(t, srv, "GET", "/api/search?q="+h.Host+"/welcome", "", "Authorization", "Bearer "+s.Token())
+	out.Results = nil
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	if len(out.Results) != 1 || out.Results[0].Ref != h.Host+"/welcome" {
+		t.Errorf("search of HOST/TERM: %+v", out)
 	}
 }

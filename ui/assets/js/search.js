@@ -74,8 +74,8 @@ export async function searchPage(main, params) {
       pull.disabled = true;
       pull.textContent = 'Pulling…';
       try {
-        const { id } = await api('POST', '/api/pulls', { ref: r.name });
-        streams.push(follow(id, r.name, box, pull));
+        const { id } = await api('POST', '/api/pulls', { ref: r.ref });
+        streams.push(follow(id, r.ref, box, pull));
       } catch (err) {
         box.append(alertBox(err.message));
         pull.disabled = false;
