@@ -92,6 +92,7 @@ type Hub struct {
 	pulls     pullCounter
 	passwords passwordCache
 	analysis  *analyser
+	web       webPages
 
 	ownMeta  bool
 	changeMu sync.Mutex

@@ -33,8 +33,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		kind = "metrics"
 		h.metrics.serve(sw, h)
 	default:
-		kind = "notfound"
-		http.NotFound(sw, r)
+		kind = "web"
+		h.serveWeb(sw, r)
 	}
 	dur := time.Since(start)
 	h.metrics.observe(kind, r.Method, sw.status, dur, sw.written)

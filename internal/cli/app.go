@@ -70,6 +70,7 @@ func (a *app) commands() []*cobra.Command {
 		a.searchCommand(),
 		a.loginCommand(),
 		a.logoutCommand(),
+		a.uiCommand(),
 	}
 }
 

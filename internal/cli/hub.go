@@ -98,7 +98,8 @@ func (a *app) runHub(ctx context.Context, o hubServeOptions) error {
 	s := &hub.Server{Addr: o.addr, TLSCert: o.cert, TLSKey: o.key, Config: cfg,
 		Ready: func(addr string) {
 			fmt.Fprintf(a.stdout, "berth hub serving on %s (data in %s)\n", addr, root)
-			fmt.Fprintf(a.stdout, "Try, in another terminal:\n  berth search welcome\n  berth run -d -p 0:80 --name web welcome && berth port web\n  docker search %[1]s/welcome\n  docker pull %[1]s/welcome\n  curl 'http://%[1]s/api/v1/search?q=welcome'\n", addr)
+			fmt.Fprintf(a.stdout, "Its pages: http://%s/\n", addr)
+			fmt.Fprintf(a.stdout, "Try, in another terminal:\n  berth search welcome\n  berth run -d -p 0:80 --name web welcome && berth port web\n  docker search %[1]s/welcome\n  docker pull %[1]s/welcome\n  curl 'http://%[1]s/api/v1/search?q=welcome'\n  berth ui    (the dashboard, in a browser)\n", addr)
 			if !o.open {
 				fmt.Fprintf(a.stdout, "  echo PASSWORD | berth hub user add NAME --root %s && docker login %s\n", root, addr)
 			}

@@ -1,0 +1,57 @@
+package web
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMarkdownIsInert(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      []string // must appear
+		never     []string // must not appear
+	}{
+		{"heading and text", "# Title\n\nhello *there*", []string{"<h1>Title</h1>", "<em>there</em>"}, nil},
+		{"table (GFM)", "| a | b |\n|---|---|\n| 1 | 2 |", []string{"<table>", "<td>1</td>"}, nil},
+		{"script block", "<script>alert(1)</script>", nil, []string{"<script", "alert(1)</script>"}},
+		{"inline script", "text <script>alert(1)</script> more", nil, []string{"<script"}},
+		{"event handler", `<img src=x onerror="alert(1)">`, nil, []string{"onerror", "<img src=x"}},
+		{"iframe", `<iframe src="https://example.com"></iframe>`, nil, []string{"<iframe"}},
+		{"javascript link", "[click](javascript:alert(1))", []string{">click</a>"}, []string{"javascript:"}},
+		{"vbscript link", "[click](vbscript:msgbox)", nil, []string{"vbscript:"}},
+		{"data html link", "[x](data:text/html,<script>alert(1)</script>)", nil, []string{"data:text/html", "<script"}},
+		{"autolink javascript", "<javascript:alert(1)>", nil, []string{`href="javascript:`}},
+		{"code keeps text", "`<script>`", []string{"<code>&lt;script&gt;</code>"}, []string{"<script>"}},
+		{"ordinary link", "[docs](https://example.com/x)", []string{`<a href="https://example.com/x">docs</a>`}, nil},
+	}
+	for _, tt := range tests {
+		got := string(renderMarkdown(tt.src))
+		for _, w := range tt.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: %q lacks %q", tt.name, got, w)
+			}
+		}
+		for _, n := range tt.never {
+			if strings.Contains(got, n) {
+				t.Errorf("%s: %q contains %q", tt.name, got, n)
+			}
+		}
+	}
+}
+
+func TestLocalPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/r/welcome":            "/r/welcome",
+		"/?q=a":                 "/?q=a",
+		"":                      "/",
+		"https://evil.example/": "/",
+		"//evil.example/":       "/",
+		"/\\evil.example":       "/",
+		"javascript:alert(1)":   "/",
+		"r/welcome":             "/",
+	} {
+		if got := localPath(in); got != want {
+			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,36 @@
+package hub
+
+import (
+	"net/http"
+	"sync"
+
+	"github.com/berth-dev/berth/hub/web"
+)
+
+// webPages are the hub's web pages (package web), made at first use. They
+// call the JSON API and the token endpoint in process, past the metrics
+// and the request log, which count the page itself.
+type webPages struct {
+	once sync.Once
+	site http.Handler
+}
+
+func (h *Hub) serveWeb(w http.ResponseWriter, r *http.Request) {
+	h.web.once.Do(func() {
+		api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/token" {
+				h.serveToken(w, r)
+				return
+			}
+			h.serveAPI(w, r)
+		})
+		site, err := web.New(web.Options{API: api, PublicURL: h.cfg.PublicURL, Service: h.service, Logger: h.log})
+		if err != nil {
+			h.log.Error("web pages unavailable", "err", err)
+			h.web.site = http.NotFoundHandler()
+			return
+		}
+		h.web.site = site
+	})
+	h.web.site.ServeHTTP(w, r)
+}

@@ -1,0 +1,266 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/runtime/portproxy"
+)
+
+// containerRow is a container as the Containers page shows it.
+type containerRow struct {
+	ID          string        `json:"id"`
+	ShortID     string        `json:"short_id"`
+	Name        string        `json:"name"`
+	Image       string        `json:"image"`
+	ImageID     string        `json:"image_id"`
+	Command     string        `json:"command"`
+	Created     time.Time     `json:"created"`
+	State       string        `json:"state"`
+	Status      string        `json:"status"`
+	Running     bool          `json:"running"`
+	Ports       []portMapping `json:"ports"`
+	Unpublished []string      `json:"exposed"`
+}
+
+type portMapping struct {
+	HostIP        string `json:"host_ip"`
+	HostPort      uint16 `json:"host_port"`
+	ContainerPort uint16 `json:"container_port"`
+	Proto         string `json:"proto"`
+}
+
+func rowOf(c *runtime.Container, now time.Time) containerRow {
+	row := containerRow{
+		ID: c.ID, ShortID: c.ShortID(), Name: c.Name, Image: c.Image, ImageID: c.ImageID, Command: c.Command(),
+		Created: c.Created, State: string(c.State.Status), Status: c.StatusText(now), Running: c.State.Running,
+		Ports: []portMapping{}, Unpublished: []string{},
+	}
+	published := map[string]bool{}
+	for _, m := range c.NetworkSettings.Ports {
+		row.Ports = append(row.Ports, portMapping{m.HostIP, m.HostPort, m.ContainerPort, m.Proto})
+		published[m.Port()] = true
+	}
+	for _, p := range c.Config.ExposedPorts {
+		if !published[p] {
+			row.Unpublished = append(row.Unpublished, p)
+		}
+	}
+	return row
+}
+
+func (s *Server) runtime(ctx context.Context) (*runtime.Manager, error) {
+	m, err := s.e.Runtime(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("containers are not available here: %w", err)
+	}
+	return m, nil
+}
+
+func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
+	list, err := s.e.Containers(r.Context())
+	if err != nil {
+		apiError(w, fmt.Errorf("containers are not available here: %w", err))
+		return
+	}
+	now := time.Now()
+	rows := make([]containerRow, 0, len(list))
+	for _, c := range list {
+		rows = append(rows, rowOf(c, now))
+	}
+	writeJSON(w, http.StatusOK, rows)
+}
+
+// runRequest is the Run dialog: the image and its optional settings.
+type runRequest struct {
+	Image string `json:"image"`
+	Name  string `json:"name"`
+	// Ports maps exposed ports ("80/tcp") to host ports: "0" picks a free
+	// one, "" leaves the port unpublished.
+	Ports   []portRequest `json:"ports"`
+	Env     []string      `json:"env"`
+	Volumes []string      `json:"volumes"`
+}
+
+type portRequest struct {
+	Container string `json:"container"`
+	Host      string `json:"host"`
+}
+
+// createOptions checks the dialog's fields as `docker run` checks its
+// flags, with the same words.
+func (q runRequest) createOptions() (runtime.CreateOptions, error) {
+	o := runtime.CreateOptions{Image: strings.TrimSpace(q.Image), Name: strings.TrimSpace(q.Name)}
+	if o.Image == "" {
+		return o, errdefs.Newf(errdefs.ErrInvalid, "no image to run")
+	}
+	for _, p := range q.Ports {
+		host := strings.TrimSpace(p.Host)
+		if host == "" {
+			continue
+		}
+		n, err := strconv.ParseUint(host, 10, 16)
+		if err != nil {
+			return o, errdefs.Newf(errdefs.ErrInvalid, "invalid host port %q for %s: a number from 0 to 65535 (0 picks a free port)", host, p.Container)
+		}
+		port, proto, _ := strings.Cut(p.Container, "/")
+		bs, err := portproxy.ParseSpec(fmt.Sprintf("%d:%s/%s", n, port, cmpOr(proto, "tcp")))
+		if err != nil {
+			return o, errdefs.Newf(errdefs.ErrInvalid, "%v", err)
+		}
+		o.Publish = append(o.Publish, bs...)
+	}
+	for _, e := range q.Env {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		if k, _, _ := strings.Cut(e, "="); k == "" {
+			return o, errdefs.Newf(errdefs.ErrInvalid, "invalid environment variable: %s", e)
+		}
+		o.Env = append(o.Env, e)
+	}
+	for _, v := range q.Volumes {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		if _, err := runtime.ParseVolume(v); err != nil {
+			return o, err
+		}
+		o.Volumes = append(o.Volumes, v)
+	}
+	return o, nil
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// runContainer is `docker run -d` with the dialog's settings.
+func (s *Server) runContainer(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var q runRequest
+	if !readJSON(w, r, &q) {
+		return
+	}
+	o, err := q.createOptions()
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	m, err := s.runtime(ctx)
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	c, err := s.e.CreateContainer(ctx, o)
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	if _, err := m.Start(ctx, c.ID, nil); err != nil {
+		writeJSON(w, statusOf(err), map[string]string{"error": err.Error(), "id": c.ID})
+		return
+	}
+	if c, err = m.Get(ctx, c.ID); err != nil || c == nil {
+		apiError(w, cmpErr(err, errdefs.Newf(errdefs.ErrNotFound, "the container went as soon as it started")))
+		return
+	}
+	writeJSON(w, http.StatusCreated, rowOf(c, time.Now()))
+}
+
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func (s *Server) startContainer(w http.ResponseWriter, r *http.Request) {
+	s.lifecycle(w, r, func(ctx context.Context, m *runtime.Manager, id string) error {
+		_, err := m.Start(ctx, id, nil)
+		return err
+	})
+}
+
+func (s *Server) stopContainer(w http.ResponseWriter, r *http.Request) {
+	s.lifecycle(w, r, func(ctx context.Context, m *runtime.Manager, id string) error {
+		return m.Stop(ctx, id, nil)
+	})
+}
+
+// removeContainer is `docker rm -f`: the page asks before.
+func (s *Server) removeContainer(w http.ResponseWriter, r *http.Request) {
+	id, err := s.e.RemoveContainer(r.Context(), r.PathValue("id"), runtime.RemoveOptions{Force: true})
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"removed": id})
+}
+
+func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, fn func(context.Context, *runtime.Manager, string) error) {
+	ctx := r.Context()
+	m, err := s.runtime(ctx)
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	id := r.PathValue("id")
+	if err := fn(ctx, m, id); err != nil {
+		apiError(w, err)
+		return
+	}
+	c, err := m.Get(ctx, id)
+	if err != nil || c == nil {
+		apiError(w, cmpErr(err, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", id)))
+		return
+	}
+	writeJSON(w, http.StatusOK, rowOf(c, time.Now()))
+}
+
+// logWriter turns a stream of the log into "log" events.
+type logWriter struct {
+	ev     *events
+	stream string
+}
+
+func (l logWriter) Write(p []byte) (int, error) {
+	if err := l.ev.send("log", map[string]string{"stream": l.stream, "text": string(p)}); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// containerLogs follows the log as server-sent events: "log" {stream,
+// text}, then "end" when the container stops.
+func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	m, err := s.runtime(ctx)
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	id := r.PathValue("id")
+	if c, err := m.Get(ctx, id); err != nil || c == nil {
+		apiError(w, cmpErr(err, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", id)))
+		return
+	}
+	ev := newEvents(w)
+	err = m.Logs(ctx, id, runtime.LogsOptions{Tail: 1000, Follow: true}, logWriter{ev, "stdout"}, logWriter{ev, "stderr"})
+	if err != nil && ctx.Err() == nil {
+		ev.send("error", map[string]string{"error": err.Error()})
+		return
+	}
+	ev.send("end", map[string]string{})
+}
