@@ -3,7 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
+	"time"
 
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
@@ -120,7 +120,9 @@ func (a *app) containerPruneCommand() *cobra.Command {
 		Short: "Remove all stopped containers",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			keep, err := containerPruneFilters(filters)
+			keep, err := pruneKeep(filters,
+				func(c *runtime.Container) time.Time { return c.Created },
+				func(c *runtime.Container) map[string]string { return c.Config.Labels })
 			if err != nil {
 				return err
 			}
@@ -146,41 +148,4 @@ func (a *app) containerPruneCommand() *cobra.Command {
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, `Provide filter values (e.g. "until=<timestamp>")`)
 	return cmd
-}
-
-// containerPruneFilters reads until= and label= into a "keep this
-// container" test.
-func containerPruneFilters(filters []string) (func(*runtime.Container) bool, error) {
-	var keeps []func(*runtime.Container) bool
-	for _, f := range filters {
-		key, value, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, fmt.Errorf("bad format of filter (expected name=value)")
-		}
-		switch key {
-		case "until":
-			cut, err := untilTime(value)
-			if err != nil {
-				return nil, err
-			}
-			keeps = append(keeps, func(c *runtime.Container) bool { return !c.Created.Before(cut) })
-		case "label", "label!":
-			k, v, hasValue := strings.Cut(value, "=")
-			neg := key == "label!"
-			keeps = append(keeps, func(c *runtime.Container) bool {
-				got, ok := c.Config.Labels[k]
-				return (ok && (!hasValue || got == v)) == neg
-			})
-		default:
-			return nil, errdefs.Newf(errdefs.ErrInvalid, "Invalid filter '%s'", key)
-		}
-	}
-	return func(c *runtime.Container) bool {
-		for _, k := range keeps {
-			if k(c) {
-				return true
-			}
-		}
-		return false
-	}, nil
 }

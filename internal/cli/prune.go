@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/errdefs"
 )
 
 func (a *app) imagePruneCommand() *cobra.Command {
@@ -20,7 +21,9 @@ func (a *app) imagePruneCommand() *cobra.Command {
 		Short: "Remove unused images",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			keep, err := pruneFilters(filters)
+			keep, err := pruneKeep(filters,
+				func(s engine.ImageSummary) time.Time { return s.Created },
+				func(s engine.ImageSummary) map[string]string { return s.Labels })
 			if err != nil {
 				return err
 			}
@@ -62,13 +65,15 @@ func (a *app) confirm(warning string) bool {
 	return answer == "y" || answer == "yes"
 }
 
-// pruneFilters reads until= and label= into a "keep this image" test.
-func pruneFilters(filters []string) (func(engine.ImageSummary) bool, error) {
-	var keeps []func(engine.ImageSummary) bool
+// pruneKeep reads prune's until= and label= filters into a "keep this" test
+// for images and containers alike: prune removes what matches every filter,
+// so it keeps what fails any.
+func pruneKeep[T any](filters []string, created func(T) time.Time, labels func(T) map[string]string) (func(T) bool, error) {
+	var keeps []func(T) bool
 	for _, f := range filters {
 		key, value, ok := strings.Cut(f, "=")
 		if !ok {
-			return nil, fmt.Errorf("bad format of filter (expected name=value)")
+			return nil, errdefs.Newf(errdefs.ErrInvalid, "bad format of filter (expected name=value)")
 		}
 		switch key {
 		case "until":
@@ -76,22 +81,21 @@ func pruneFilters(filters []string) (func(engine.ImageSummary) bool, error) {
 			if err != nil {
 				return nil, err
 			}
-			keeps = append(keeps, func(s engine.ImageSummary) bool { return !s.Created.Before(cut) })
+			keeps = append(keeps, func(x T) bool { return !created(x).Before(cut) })
 		case "label", "label!":
 			k, v, hasValue := strings.Cut(value, "=")
 			neg := key == "label!"
-			keeps = append(keeps, func(s engine.ImageSummary) bool {
-				got, ok := s.Labels[k]
-				match := ok && (!hasValue || got == v)
-				return match == neg
+			keeps = append(keeps, func(x T) bool {
+				got, ok := labels(x)[k]
+				return (ok && (!hasValue || got == v)) == neg
 			})
 		default:
-			return nil, fmt.Errorf("invalid filter '%s'", key)
+			return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid filter '%s'", key)
 		}
 	}
-	return func(s engine.ImageSummary) bool {
+	return func(x T) bool {
 		for _, k := range keeps {
-			if k(s) {
+			if k(x) {
 				return true
 			}
 		}
@@ -112,5 +116,5 @@ func untilTime(v string) (time.Time, error) {
 	if _, err := fmt.Sscanf(v, "%d", &sec); err == nil {
 		return time.Unix(sec, 0), nil
 	}
-	return time.Time{}, fmt.Errorf("invalid until filter %q: want a duration (24h) or a timestamp", v)
+	return time.Time{}, errdefs.Newf(errdefs.ErrInvalid, "invalid until filter %q: want a duration (24h) or a timestamp", v)
 }
