@@ -11,7 +11,8 @@ have docker-registry || need+=(docker-registry)
 have skopeo          || need+=(skopeo)
 have podman          || need+=(podman)   # berth push, then podman pull
 have rpm             || need+=(rpm)      # the reference rpmdb reader and vercmp for sbom and vuln tests
-[ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && ldd /bin/busybox 2>&1 | grep -q "not a dynamic" || need+=(busybox-static)
+# ldd exits 1 on a static binary, which pipefail would count against the grep.
+[ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && { ldd /bin/busybox 2>&1 || true; } | grep -q "not a dynamic" || need+=(busybox-static)
 have chromium        || need+=(chromium)
 have node            || need+=(nodejs)
 have npm             || need+=(npm)
