@@ -93,9 +93,26 @@ func (e *Engine) Vulnerabilities(ctx context.Context, name string, progress func
 	if err != nil {
 		return nil, err
 	}
+	return match(ctx, db, info, inv)
+}
+
+// MatchInventory matches an inventory already taken (the dashboard shows
+// the packages first) against the vulnerability database, so the image's
+// layers are not read a second time. It fails with ErrNoVulnDB as
+// Vulnerabilities does.
+func (e *Engine) MatchInventory(ctx context.Context, inv *ImageInventory) (*ImageVulnerabilities, error) {
+	db, info, err := e.openVulnDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	return match(ctx, db, info, inv)
+}
+
+func match(ctx context.Context, db *vuln.DB, info *vuln.Info, inv *ImageInventory) (*ImageVulnerabilities, error) {
 	res, err := vuln.Match(ctx, db, inv.SBOM)
 	if err != nil {
-		return nil, fmt.Errorf("matching %s against %s: %w", name, db.Path(), err)
+		return nil, fmt.Errorf("matching %s against %s: %w", inv.Name, db.Path(), err)
 	}
 	return &ImageVulnerabilities{ImageInventory: *inv, Findings: res.Findings, Warnings: res.Warnings, DB: info}, nil
 }

@@ -234,7 +234,7 @@ func (s *Server) imageAnalysis(w http.ResponseWriter, r *http.Request) {
 	}
 	ev.send("packages", map[string]any{"distro": distro, "packages": pkgs})
 
-	res, err := s.e.Vulnerabilities(ctx, ref, nil)
+	res, err := s.e.MatchInventory(ctx, inv)
 	if errors.Is(err, engine.ErrNoVulnDB) {
 		ev.send("vulnerabilities", map[string]any{
 			"database": "none",
