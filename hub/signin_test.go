@@ -246,6 +246,48 @@ func TestSignInLimitPerAddress(t *testing.T) {
 	wantThrottled(t, "a new name from that address", passwordGrant(t, h, "newcomer", "x"), 60, "from your address")
 }
 
+// TestSignInWebCountsTheBrowser checks that the web pages' sign-ins, which
+// reach the token endpoint in process, count against the browser's
+// address and not against one address shared by every browser.
+func TestSignInWebCountsTheBrowser(t *testing.T) {
+	h, _ := limitedHub(t, func(c *hub.Config) { c.SignInFailures = -1 })
+	h.AddUser(t, "alice", "alice-pw")
+	webSignIn := func(remote, user, pw string) int {
+		get := httptest.NewRequest(http.MethodGet, "/signin", nil)
+		get.RemoteAddr = remote
+		rec := httptest.NewRecorder()
+		h.Hub.ServeHTTP(rec, get)
+		csrf := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(rec.Body.String())
+		if csrf == nil {
+			t.Fatalf("no sign-in form: %s", rec.Body)
+		}
+		form := url.Values{"csrf": {csrf[1]}, "username": {user}, "password": {pw}, "next": {"/"}}
+		post := httptest.NewRequest(http.MethodPost, "/signin", strings.NewReader(form.Encode()))
+		post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		post.RemoteAddr = remote
+		for _, c := range rec.Result().Cookies() {
+			post.AddCookie(c)
+		}
+		rec = httptest.NewRecorder()
+		h.Hub.ServeHTTP(rec, post)
+		return rec.Code
+	}
+	for i := range 6 {
+		if code := webSignIn("203.0.113.9:4000", fmt.Sprint("user", i), "guess"); code != http.StatusUnauthorized {
+			t.Fatalf("web guess %d: %d", i, code)
+		}
+	}
+	if code := webSignIn("203.0.113.9:4001", "alice", "alice-pw"); code != http.StatusTooManyRequests {
+		t.Errorf("the guessing browser signs in: %d, want 429", code)
+	}
+	if code := webSignIn("198.51.100.4:4000", "alice", "alice-pw"); code != http.StatusSeeOther {
+		t.Errorf("another browser signs in: %d, want 303", code)
+	}
+	if a := login(t, h, "alice", "alice-pw"); a.status != http.StatusOK {
+		t.Errorf("a client on the hub's own host logs in: %d %s", a.status, a.body)
+	}
+}
+
 // TestSignInThrottleConcurrent fires many guesses at once: no more of them
 // run bcrypt than the limit allows, however many arrive together.
 func TestSignInThrottleConcurrent(t *testing.T) {

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"net/http"
 	"sync"
 
@@ -32,5 +33,8 @@ func (h *Hub) serveWeb(w http.ResponseWriter, r *http.Request) {
 		}
 		h.web.site = site
 	})
-	h.web.site.ServeHTTP(w, r)
+	// The pages call the token endpoint in process, from no address of
+	// their own: sign-in attempts must count against the browser's.
+	ctx := context.WithValue(r.Context(), clientKey{}, clientOf(r))
+	h.web.site.ServeHTTP(w, r.WithContext(ctx))
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -62,9 +63,15 @@ func csrfOf(t *testing.T, page string) string {
 
 func (b *browser) signIn(user, password string) int {
 	b.t.Helper()
-	_, page, _ := b.do("GET", "/signin?next=/r/welcome", nil)
-	status, _, _ := b.do("POST", "/signin", url.Values{"csrf": {csrfOf(b.t, page)}, "username": {user}, "password": {password}, "next": {"/r/welcome"}})
+	status, _, _ := b.signInAnswer(user, password)
 	return status
+}
+
+// signInAnswer fills in and sends the sign-in form.
+func (b *browser) signInAnswer(user, password string) (int, string, http.Header) {
+	b.t.Helper()
+	_, page, _ := b.do("GET", "/signin?next=/r/welcome", nil)
+	return b.do("POST", "/signin", url.Values{"csrf": {csrfOf(b.t, page)}, "username": {user}, "password": {password}, "next": {"/r/welcome"}})
 }
 
 func testHub(t *testing.T) *hubtest.Hub {
@@ -226,5 +233,34 @@ func TestNotFound(t *testing.T) {
 		if status, _, _ := b.do("GET", path, nil); status != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", path, status)
 		}
+	}
+}
+
+// TestSignInThrottled checks the form after too many wrong passwords: the
+// hub's default limit of 5 for an account, then 429, Retry-After and a
+// message that says how long to wait, the right password included.
+func TestSignInThrottled(t *testing.T) {
+	h := testHub(t)
+	b := newBrowser(t, h.URL)
+	for i := range 5 {
+		if status := b.signIn("alice", "wrong"); status != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d, want 401", i+1, status)
+		}
+	}
+	status, page, hdr := b.signInAnswer("alice", "secret")
+	if status != http.StatusTooManyRequests {
+		t.Fatalf("sign in after 5 failures: %d, want 429", status)
+	}
+	if secs, err := strconv.Atoi(hdr.Get("Retry-After")); err != nil || secs < 1 || secs > 15*60 {
+		t.Errorf("Retry-After %q, want 1 to 900 seconds", hdr.Get("Retry-After"))
+	}
+	if !regexp.MustCompile(`<p class="alert" role="alert">Too many failed sign-in attempts for alice; try again in \d+m\.</p>`).MatchString(page) {
+		t.Errorf("the form does not say why and for how long:\n%s", page)
+	}
+	if !strings.Contains(page, `name="password"`) || !strings.Contains(page, `value="alice"`) {
+		t.Errorf("the form is not shown again with the name:\n%s", page)
+	}
+	if status := newBrowser(t, h.URL).signIn("bob", "secret"); status != http.StatusSeeOther {
+		t.Errorf("bob signs in: %d, want 303", status)
 	}
 }
