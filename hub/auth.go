@@ -459,20 +459,6 @@ func (h *Hub) serveToken(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-// checkRefresh accepts a refresh token whose user still has the password
-// it was issued under.
-func (h *Hub) checkRefresh(ctx context.Context, s string) (meta.User, error) {
-	c, err := h.tokens.VerifyRefresh(s)
-	if err != nil {
-		return meta.User{}, err
-	}
-	u, err := h.meta.User(ctx, c.Subject)
-	if err != nil || token.Fingerprint(u.PasswordHash) != c.PasswordFP {
-		return meta.User{}, fmt.Errorf("refresh token revoked: %w", errdefs.ErrUnauthorized)
-	}
-	return u, nil
-}
-
 // tokenFailure answers a failed GET /token in Docker's error format, which
 // the docker CLI prints: 429 for a throttled sign-in, 401 for bad
 // credentials, 500 when the hub could not tell.

@@ -19,8 +19,12 @@ type webPages struct {
 func (h *Hub) serveWeb(w http.ResponseWriter, r *http.Request) {
 	h.web.once.Do(func() {
 		api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/token" {
+			switch r.URL.Path {
+			case "/token":
 				h.serveToken(w, r)
+				return
+			case "/token/revoke":
+				h.serveRevoke(w, r)
 				return
 			}
 			h.serveAPI(w, r)

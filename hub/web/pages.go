@@ -316,5 +316,12 @@ func (s *Site) signout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.clearSession(w)
+	if se != nil {
+		if err := s.revoke(r.Context(), se.refresh); err != nil {
+			s.log.Warn("revoking a session at sign-out", "user", se.user.Name, "err", err)
+			s.fail(w, r, nil, http.StatusInternalServerError, "You are signed out in this browser, but the hub could not end the session, so a copy of its cookie would still work: "+err.Error())
+			return
+		}
+	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

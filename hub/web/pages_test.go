@@ -264,3 +264,60 @@ func TestSignInThrottled(t *testing.T) {
 		t.Errorf("bob signs in: %d, want 303", status)
 	}
 }
+
+// TestSignOutEndsTheSession replays a copy of the session cookie after
+// signing out: the hub must refuse it, not just the browser forget it.
+func TestSignOutEndsTheSession(t *testing.T) {
+	h := testHub(t)
+	b := newBrowser(t, h.URL)
+	if status := b.signIn("alice", "secret"); status != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", status)
+	}
+	u, _ := url.Parse(h.URL)
+	var stolen string
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == "berth_hub_session" {
+			stolen = c.Value
+		}
+	}
+	if stolen == "" {
+		t.Fatal("no session cookie after signing in")
+	}
+	thief := func() *browser {
+		c := newBrowser(t, h.URL)
+		c.c.Jar.SetCookies(u, []*http.Cookie{{Name: "berth_hub_session", Value: stolen, Path: "/"}})
+		return c
+	}
+	if _, page, _ := thief().do("GET", "/r/welcome", nil); !strings.Contains(page, "Sign out") {
+		t.Fatal("the copied cookie does not work before signing out, so this test proves nothing")
+	}
+
+	_, page, _ := b.do("GET", "/r/welcome", nil)
+	if status, _, hdr := b.do("POST", "/signout", url.Values{"csrf": {csrfOf(t, page)}}); status != http.StatusSeeOther || hdr.Get("Location") != "/" {
+		t.Fatalf("sign out: %d %s", status, hdr.Get("Location"))
+	}
+
+	c := thief()
+	if _, page, _ := c.do("GET", "/r/welcome", nil); strings.Contains(page, "Sign out") || !strings.Contains(page, "Sign in to star") {
+		t.Errorf("the copied cookie still signs in after signing out:\n%s", page)
+	}
+	if status, _, hdr := c.do("GET", "/settings/alice/app", nil); status != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/signin") {
+		t.Errorf("the copied cookie opens the settings after signing out: %d %s", status, hdr.Get("Location"))
+	}
+	f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {stolen}, "service": {h.Host}, "client_id": {"thief"}}
+	resp, err := http.PostForm(h.URL+"/token", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the copied cookie's refresh token at /token after signing out: %d, want 401", resp.StatusCode)
+	}
+	// Signing in again starts a new session that works.
+	if status := b.signIn("alice", "secret"); status != http.StatusSeeOther {
+		t.Fatalf("sign in again: %d", status)
+	}
+	if _, page, _ := b.do("GET", "/r/welcome", nil); !strings.Contains(page, "Sign out") {
+		t.Error("not signed in after signing in again")
+	}
+}
