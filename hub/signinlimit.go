@@ -39,8 +39,8 @@ type signInLimiter struct {
 	clients failureTable
 }
 
-// maxTracked bounds each table: about 200 bytes a key, so some 13 MiB for
-// the two when both are full.
+// maxTracked bounds each table: about 250 bytes a key at the longest
+// names, so at most some 32 MiB for the two when both are full.
 const maxTracked = 1 << 16
 
 // failureTable counts failures per key (an account name, a client address).
@@ -209,7 +209,6 @@ func (l *signInLimiter) refusal(name, client string, reserving bool) error {
 // end records how a reserved check went.
 func (l *signInLimiter) end(name, client string, ok bool) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	now := l.now()
 	var locked []string
 	for _, k := range l.keysOf(name, client) {
@@ -223,6 +222,7 @@ func (l *signInLimiter) end(name, client string, ok bool) {
 		}
 		k.t.dropIfIdle(f)
 	}
+	l.mu.Unlock()
 	for _, what := range locked {
 		l.log.Warn("sign-in locked out", "by", what, "name", printable(name), "client", client, "backoff", l.backoff)
 	}
