@@ -73,7 +73,7 @@ func apiStatus(err error) int {
 func (h *Hub) serveAPI(w http.ResponseWriter, r *http.Request) {
 	id, err := h.requestIdentity(r)
 	if err != nil {
-		jsonError(w, r, http.StatusUnauthorized, err.Error())
+		jsonError(w, r, refusalStatus(w, err), err.Error())
 		return
 	}
 	p := strings.TrimPrefix(r.URL.Path, "/api/v1/")

@@ -50,27 +50,57 @@ func (h *Hub) loadIdentity(ctx context.Context, u meta.User) (identity, error) {
 	return identity{user: u.Name, admin: u.Admin, orgs: orgs}, nil
 }
 
-// checkPassword authenticates a user, or fails with ErrUnauthorized.
-func (h *Hub) checkPassword(ctx context.Context, name, password string) (meta.User, error) {
+// checkPassword authenticates a user from client, or fails with
+// ErrUnauthorized. A name or client that failed too often is refused first
+// with a *throttleError, before the database or bcrypt is asked.
+func (h *Hub) checkPassword(ctx context.Context, client, name, password string) (meta.User, error) {
+	if err := h.signIns.check(name, client); err != nil {
+		return meta.User{}, h.refused(err)
+	}
 	u, err := h.meta.User(ctx, name)
-	if err != nil {
-		if errors.Is(err, errdefs.ErrNotFound) {
-			// Spend the same time as a real check, so timing tells nothing.
-			_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
-			return meta.User{}, fmt.Errorf("incorrect username or password: %w", errdefs.ErrUnauthorized)
-		}
+	known := err == nil
+	if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return meta.User{}, err
 	}
-	sum := sha256.Sum256([]byte(name + "\x00" + password + "\x00" + u.PasswordHash))
-	key := hex.EncodeToString(sum[:])
-	if h.passwords.ok(key) {
+	key := passwordKey(name, password, u.PasswordHash)
+	if known && h.passwords.ok(key) {
+		h.signIns.succeeded(name)
 		return u, nil
 	}
-	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+	done, err := h.signIns.begin(name, client)
+	if err != nil {
+		return meta.User{}, h.refused(err)
+	}
+	ok := h.passwordMatches(u.PasswordHash, known, password)
+	done(ok)
+	if !ok {
 		return meta.User{}, fmt.Errorf("incorrect username or password: %w", errdefs.ErrUnauthorized)
 	}
 	h.passwords.add(key)
 	return u, nil
+}
+
+// passwordMatches runs bcrypt, the cost a guess makes the hub pay. For an
+// unknown user it runs on a dummy hash, so timing tells nothing.
+func (h *Hub) passwordMatches(hash string, known bool, password string) bool {
+	h.metrics.passwordChecks.Add(1)
+	if !known {
+		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
+		return false
+	}
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+}
+
+func (h *Hub) refused(err error) error {
+	h.metrics.signInRefusals.Add(1)
+	return err
+}
+
+// passwordKey names a good password in the cache: user, password and
+// stored hash, so a changed password or a deleted user misses.
+func passwordKey(name, password, hash string) string {
+	sum := sha256.Sum256([]byte(name + "\x00" + password + "\x00" + hash))
+	return hex.EncodeToString(sum[:])
 }
 
 // dummyHash is made at first use, not at start: bcrypt takes tens of
@@ -106,7 +136,7 @@ func (h *Hub) requestIdentity(r *http.Request) (identity, error) {
 		return id, err
 	}
 	if name, pw, ok := r.BasicAuth(); ok {
-		u, err := h.checkPassword(ctx, name, pw)
+		u, err := h.checkPassword(ctx, clientOf(r), name, pw)
 		if err != nil {
 			return identity{}, err
 		}
@@ -192,6 +222,8 @@ func (h *Hub) authorize(w http.ResponseWriter, r *http.Request, name string, act
 	switch d.verdict {
 	case allowed:
 		return true
+	case throttled:
+		refuseThrottled(w, r, d.err)
 	case denied:
 		// 401, not 403: the docker CLI retries a 403 for a minute, while a
 		// 401 with error="insufficient_scope" stops it with "denied".
@@ -208,12 +240,14 @@ const (
 	allowed verdict = iota
 	challenged
 	denied
+	throttled // Basic credentials refused unchecked: too many failures
 )
 
 type decision struct {
 	verdict verdict
 	errCode string
 	msg     string
+	err     error // the refusal, when throttled
 }
 
 // decide is authorize without the answer, for checks such as a mount's
@@ -228,12 +262,15 @@ func (h *Hub) decide(r *http.Request, name string, actions ...string) decision {
 	if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
 		var err error
 		if c, err = h.tokens.Verify(strings.TrimSpace(tok)); err != nil {
-			return decision{challenged, "invalid_token", err.Error()}
+			return decision{verdict: challenged, errCode: "invalid_token", msg: err.Error()}
 		}
 	} else if auth != "" {
 		id, err := h.requestIdentity(r)
+		if errors.Is(err, errThrottled) {
+			return decision{verdict: throttled, err: err}
+		}
 		if err != nil {
-			return decision{challenged, "", err.Error()}
+			return decision{verdict: challenged, msg: err.Error()}
 		}
 		granted := h.grant(id, token.Access{Type: "repository", Name: repo, Actions: actions})
 		c = &token.Claims{Access: []token.Access{{Type: "repository", Name: repo, Actions: granted}}}
@@ -256,9 +293,31 @@ func (h *Hub) decide(r *http.Request, name string, actions ...string) decision {
 	case missing == "":
 		return decision{}
 	case c == nil || c.Subject == "" || missing == "pull":
-		return decision{challenged, "insufficient_scope", "authentication required"}
+		return decision{verdict: challenged, errCode: "insufficient_scope", msg: "authentication required"}
 	}
 	return decision{verdict: denied}
+}
+
+// refuseThrottled answers a refused sign-in with the spec's error body,
+// 429 and Retry-After, and reports whether err was one.
+func refuseThrottled(w http.ResponseWriter, r *http.Request, err error) bool {
+	v, ok := retryAfter(err)
+	if !ok {
+		return false
+	}
+	w.Header().Set("Retry-After", v)
+	writeError(w, r, newError(codeTooManyRequests, err.Error()))
+	return true
+}
+
+// refusalStatus is the status for a request whose credentials failed: 429
+// with Retry-After for a throttled sign-in, else 401.
+func refusalStatus(w http.ResponseWriter, err error) int {
+	if v, ok := retryAfter(err); ok {
+		w.Header().Set("Retry-After", v)
+		return http.StatusTooManyRequests
+	}
+	return http.StatusUnauthorized
 }
 
 // challenge answers 401 with Docker's WWW-Authenticate header.
@@ -304,9 +363,9 @@ func (h *Hub) serveToken(w http.ResponseWriter, r *http.Request) {
 		scopes, service = q["scope"], q.Get("service")
 		offline = q.Get("offline_token") == "true"
 		if name, pw, ok := r.BasicAuth(); ok {
-			u, err := h.checkPassword(ctx, name, pw)
+			u, err := h.checkPassword(ctx, clientOf(r), name, pw)
 			if err != nil {
-				tokenError(w, http.StatusUnauthorized, "UNAUTHORIZED", err.Error())
+				tokenFailure(w, err)
 				return
 			}
 			pwHash = u.PasswordHash
@@ -332,7 +391,7 @@ func (h *Hub) serveToken(w http.ResponseWriter, r *http.Request) {
 		var err error
 		switch f.Get("grant_type") {
 		case "password":
-			u, err = h.checkPassword(ctx, f.Get("username"), f.Get("password"))
+			u, err = h.checkPassword(ctx, clientOf(r), f.Get("username"), f.Get("password"))
 		case "refresh_token":
 			u, err = h.checkRefresh(ctx, f.Get("refresh_token"))
 			offline = true
@@ -341,7 +400,7 @@ func (h *Hub) serveToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err != nil {
-			oauthError(w, http.StatusUnauthorized, "invalid_grant", err.Error())
+			grantFailure(w, err)
 			return
 		}
 		pwHash = u.PasswordHash
@@ -400,18 +459,36 @@ func (h *Hub) serveToken(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-// checkRefresh accepts a refresh token whose user still has the password
-// it was issued under.
-func (h *Hub) checkRefresh(ctx context.Context, s string) (meta.User, error) {
-	c, err := h.tokens.VerifyRefresh(s)
-	if err != nil {
-		return meta.User{}, err
+// tokenFailure answers a failed GET /token in Docker's error format, which
+// the docker CLI prints: 429 for a throttled sign-in, 401 for bad
+// credentials, 500 when the hub could not tell.
+func tokenFailure(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, errThrottled):
+		v, _ := retryAfter(err)
+		w.Header().Set("Retry-After", v)
+		tokenError(w, codeTooManyRequests.Status, codeTooManyRequests.Code, err.Error())
+	case errors.Is(err, errdefs.ErrUnauthorized):
+		tokenError(w, http.StatusUnauthorized, codeUnauthorized.Code, err.Error())
+	default:
+		tokenError(w, http.StatusInternalServerError, codeUnknown.Code, err.Error())
 	}
-	u, err := h.meta.User(ctx, c.Subject)
-	if err != nil || token.Fingerprint(u.PasswordHash) != c.PasswordFP {
-		return meta.User{}, fmt.Errorf("refresh token revoked: %w", errdefs.ErrUnauthorized)
+}
+
+// grantFailure answers a failed POST /token in OAuth2's format. OAuth2 has
+// no code for throttling; temporarily_unavailable is its nearest, and the
+// 429 and Retry-After say the rest.
+func grantFailure(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, errThrottled):
+		v, _ := retryAfter(err)
+		w.Header().Set("Retry-After", v)
+		oauthError(w, http.StatusTooManyRequests, "temporarily_unavailable", err.Error())
+	case errors.Is(err, errdefs.ErrUnauthorized):
+		oauthError(w, http.StatusUnauthorized, "invalid_grant", err.Error())
+	default:
+		oauthError(w, http.StatusInternalServerError, "server_error", err.Error())
 	}
-	return u, nil
 }
 
 func tokenError(w http.ResponseWriter, status int, code, msg string) {

@@ -21,6 +21,7 @@ func TestDockerInterop(t *testing.T) {
 	h := hubtest.New(t, hubtest.Options{Auth: true, Seed: true, SeedExecutable: berthBinary(t)})
 	h.AddUser(t, "alice", "alice-pw")
 	h.AddUser(t, "bob", "bob-pw")
+	h.AddUser(t, "carol", "carol-pw")
 	h.SetRepo(t, "bob/secret", hubtest.Repo{Private: hubtest.Ptr(true), Description: hubtest.Ptr("bob's welcome notes")})
 	h.PushRandom(t, "bob/secret:v1", 1, 100)
 	host := h.Host
@@ -125,6 +126,30 @@ func TestDockerInterop(t *testing.T) {
 		if _, err := d.Try("pull", host+"/bob/secret:v1"); err == nil {
 			d.Docker(t, "rmi", host+"/bob/secret:v1")
 			t.Fatal("anonymous pull of a private repository succeeded")
+		}
+	})
+
+	// Last: its failures count against 127.0.0.1, every client here.
+	t.Run("login after too many wrong passwords prints the wait", func(t *testing.T) {
+		const want = "too many failed sign-in attempts for carol; try again in "
+		var err error
+		for i := range 6 {
+			if _, err = d.Try("login", "-u", "carol", "-p", "wrong", host); err == nil {
+				t.Fatal("login with a wrong password succeeded")
+			}
+			if strings.Contains(err.Error(), want) {
+				if i < 5 {
+					t.Fatalf("throttled after %d wrong passwords, want 5: %v", i, err)
+				}
+				break
+			}
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("the sixth login does not print the throttle message: %v", err)
+		}
+		t.Logf("docker login says: %v", err)
+		if _, err := d.Try("login", "-u", "carol", "-p", "carol-pw", host); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("the right password during the back-off: %v", err)
 		}
 	})
 }

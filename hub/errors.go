@@ -30,6 +30,7 @@ var (
 	codeUnauthorized        = errorCode{"UNAUTHORIZED", http.StatusUnauthorized}
 	codeDenied              = errorCode{"DENIED", http.StatusForbidden}
 	codeUnsupported         = errorCode{"UNSUPPORTED", http.StatusMethodNotAllowed}
+	codeTooManyRequests     = errorCode{"TOOMANYREQUESTS", http.StatusTooManyRequests}
 	codeRangeInvalid        = errorCode{"BLOB_UPLOAD_INVALID", http.StatusRequestedRangeNotSatisfiable}
 	codeUnknown             = errorCode{"UNKNOWN", http.StatusInternalServerError}
 )

@@ -48,6 +48,19 @@ type Config struct {
 	TokenTTL   time.Duration // access tokens, default 5 minutes
 	RefreshTTL time.Duration // refresh tokens (docker login), default 90 days
 
+	// Password guessing is throttled: after SignInFailures failed password
+	// checks in a row for one account name (default 5), or
+	// SignInFailuresPerIP from one client address across names (default
+	// 20; IPv6 counts by /64), within SignInWindow (default 15 minutes),
+	// that name or address is refused for SignInBackoff (default 15
+	// minutes) with 429 Too Many Requests, before any password is checked.
+	// A negative limit turns it off: behind a proxy every client has the
+	// proxy's address, and the hub does not believe X-Forwarded-For.
+	SignInFailures      int
+	SignInFailuresPerIP int
+	SignInWindow        time.Duration
+	SignInBackoff       time.Duration
+
 	// GCInterval is how often unreachable content is collected (default 1
 	// hour; negative turns the collector off). GCGrace is how long content
 	// stays after it was last uploaded, linked or looked at, even if nothing
@@ -91,6 +104,7 @@ type Hub struct {
 	touched   touchMap
 	pulls     pullCounter
 	passwords passwordCache
+	signIns   *signInLimiter
 	analysis  *analyser
 	web       webPages
 
@@ -124,6 +138,14 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	setDefault(&cfg.GCGrace, time.Hour)
 	setDefault(&cfg.UploadMaxAge, 24*time.Hour)
 	setDefault(&cfg.ChangePoll, time.Second)
+	setDefault(&cfg.SignInWindow, 15*time.Minute)
+	setDefault(&cfg.SignInBackoff, 15*time.Minute)
+	if cfg.SignInFailures == 0 {
+		cfg.SignInFailures = 5
+	}
+	if cfg.SignInFailuresPerIP == 0 {
+		cfg.SignInFailuresPerIP = 20
+	}
 	if cfg.Root == "" && (cfg.Blobs == nil || cfg.Meta == nil) {
 		return nil, errors.New("hub: no root directory")
 	}
@@ -134,6 +156,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		repos: newRepoCache(), manifests: newManifestCache(), small: newBlobCache(64 << 20), links: newLinkCache(),
 		seeded: make(chan struct{}),
 	}
+	h.signIns = newSignInLimiter(cfg, cfg.Logger)
 	if cfg.Root != "" {
 		if err := os.MkdirAll(cfg.Root, 0o755); err != nil {
 			return nil, fmt.Errorf("hub root: %w", err)

@@ -22,6 +22,11 @@ type metrics struct {
 	gcRuns,
 	gcBlobs,
 	gcManifests atomic.Int64
+	// passwordChecks counts bcrypt comparisons, signInRefusals the
+	// attempts refused unchecked: together they show guessing and what it
+	// costs.
+	passwordChecks,
+	signInRefusals atomic.Int64
 }
 
 type metricKey struct {
@@ -102,6 +107,8 @@ func (m *metrics) serve(w http.ResponseWriter, h *Hub) {
 	p("# HELP berth_hub_gc_runs_total Garbage collections run.\n# TYPE berth_hub_gc_runs_total counter\nberth_hub_gc_runs_total %d\n", m.gcRuns.Load())
 	p("# HELP berth_hub_gc_deleted_blobs_total Blobs removed by garbage collection.\n# TYPE berth_hub_gc_deleted_blobs_total counter\nberth_hub_gc_deleted_blobs_total %d\n", m.gcBlobs.Load())
 	p("# HELP berth_hub_gc_deleted_manifests_total Manifests removed by garbage collection.\n# TYPE berth_hub_gc_deleted_manifests_total counter\nberth_hub_gc_deleted_manifests_total %d\n", m.gcManifests.Load())
+	p("# HELP berth_hub_password_checks_total Passwords compared with bcrypt.\n# TYPE berth_hub_password_checks_total counter\nberth_hub_password_checks_total %d\n", m.passwordChecks.Load())
+	p("# HELP berth_hub_signin_refusals_total Sign-in attempts refused unchecked after too many failures.\n# TYPE berth_hub_signin_refusals_total counter\nberth_hub_signin_refusals_total %d\n", m.signInRefusals.Load())
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	p("# HELP go_goroutines Goroutines.\n# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())

@@ -63,6 +63,9 @@ func (h *Hub) servePing(w http.ResponseWriter, r *http.Request) {
 	}
 	if !h.cfg.Open {
 		id, err := h.requestIdentity(r)
+		if refuseThrottled(w, r, err) {
+			return
+		}
 		if err != nil || (id.user == "" && !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ")) {
 			msg := "authentication required"
 			if err != nil {
@@ -462,6 +465,9 @@ func (h *Hub) serveCatalog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, err := h.requestIdentity(r)
+	if refuseThrottled(w, r, err) {
+		return
+	}
 	if err != nil {
 		h.challenge(w, r, "", nil, "invalid_token", err.Error())
 		return

@@ -20,6 +20,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/token":
 		kind = "token"
 		h.serveToken(sw, r)
+	case p == "/token/revoke":
+		kind = "token"
+		h.serveRevoke(sw, r)
 	case strings.HasPrefix(p, "/v1/"):
 		kind = "v1"
 		h.serveV1(sw, r)

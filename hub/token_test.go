@@ -139,3 +139,69 @@ func TestTokenEndpoint(t *testing.T) {
 		}
 	})
 }
+
+// TestTokenRevocation is RFC 7009 at /token/revoke: a revoked refresh
+// token is refused from then on, others of the same user are not, and
+// what cannot be revoked says so.
+func TestTokenRevocation(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{Auth: true})
+	h.AddUser(t, "alice", "alice-pw")
+	q := url.Values{"service": {h.Host}, "offline_token": {"true"}, "client_id": {"docker"}}
+	first, _ := getToken(t, h, "alice", "alice-pw", q)
+	second, _ := getToken(t, h, "alice", "alice-pw", q)
+	if first.RefreshToken == "" || second.RefreshToken == "" || first.RefreshToken == second.RefreshToken {
+		t.Fatalf("refresh tokens %q and %q", first.RefreshToken, second.RefreshToken)
+	}
+	refresh := func(tok string) int {
+		_, code := postToken(t, h, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok}, "service": {h.Host}, "client_id": {"docker"}})
+		return code
+	}
+	revoke := func(form url.Values) (int, string) {
+		resp, err := http.PostForm(h.URL+"/token/revoke", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		return resp.StatusCode, e.Error
+	}
+	if code := refresh(first.RefreshToken); code != http.StatusOK {
+		t.Fatalf("refresh before revoking: %d", code)
+	}
+	for range 2 {
+		if code, e := revoke(url.Values{"token": {first.RefreshToken}, "token_type_hint": {"refresh_token"}}); code != http.StatusOK {
+			t.Fatalf("revoke: %d %s", code, e)
+		}
+	}
+	if code := refresh(first.RefreshToken); code != http.StatusUnauthorized {
+		t.Errorf("refresh with a revoked token: %d, want 401", code)
+	}
+	if code := refresh(second.RefreshToken); code != http.StatusOK {
+		t.Errorf("refresh with another token of the same user: %d, want 200", code)
+	}
+	for _, tt := range []struct {
+		name       string
+		form       url.Values
+		code       int
+		errorField string
+	}{
+		{"garbage, which RFC 7009 answers as done", url.Values{"token": {"garbage"}}, http.StatusOK, ""},
+		{"an access token", url.Values{"token": {second.AccessToken}}, http.StatusBadRequest, "unsupported_token_type"},
+		{"no token", url.Values{}, http.StatusBadRequest, "invalid_request"},
+	} {
+		if code, e := revoke(tt.form); code != tt.code || e != tt.errorField {
+			t.Errorf("revoke %s: %d %q, want %d %q", tt.name, code, e, tt.code, tt.errorField)
+		}
+	}
+	resp, err := http.Get(h.URL + "/token/revoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET /token/revoke: %d, want 405", resp.StatusCode)
+	}
+}

@@ -49,6 +49,10 @@ type v1Response struct {
 func (h *Hub) serveV1Search(w http.ResponseWriter, r *http.Request) {
 	id, err := h.requestIdentity(r)
 	if err != nil {
+		if status := refusalStatus(w, err); status != http.StatusUnauthorized {
+			writeJSON(w, r, status, map[string]string{"error": err.Error()})
+			return
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="`+h.realm+`",service="`+h.service+`",scope="registry:catalog:search"`)
 		writeJSON(w, r, http.StatusUnauthorized, map[string]string{"error": err.Error()})
 		return

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"net/http"
 	"sync"
 
@@ -18,8 +19,12 @@ type webPages struct {
 func (h *Hub) serveWeb(w http.ResponseWriter, r *http.Request) {
 	h.web.once.Do(func() {
 		api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/token" {
+			switch r.URL.Path {
+			case "/token":
 				h.serveToken(w, r)
+				return
+			case "/token/revoke":
+				h.serveRevoke(w, r)
 				return
 			}
 			h.serveAPI(w, r)
@@ -32,5 +37,8 @@ func (h *Hub) serveWeb(w http.ResponseWriter, r *http.Request) {
 		}
 		h.web.site = site
 	})
-	h.web.site.ServeHTTP(w, r)
+	// The pages call the token endpoint in process, from no address of
+	// their own: sign-in attempts must count against the browser's.
+	ctx := context.WithValue(r.Context(), clientKey{}, clientOf(r))
+	h.web.site.ServeHTTP(w, r.WithContext(ctx))
 }

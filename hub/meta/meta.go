@@ -178,6 +178,19 @@ type Accounts interface {
 	UserOrgs(ctx context.Context, user string) ([]string, error)
 }
 
+// Revocations remembers refresh tokens revoked before they expire (a web
+// sign-out), so a copied token stops working in every hub process that
+// shares the store. Only refresh grants ask: access tokens are short-lived
+// and checked in memory, so no registry request waits on this table.
+type Revocations interface {
+	// RevokeToken records a token ID as revoked until the token expires.
+	// Revoking twice is not an error. Revocations of tokens that have
+	// expired may be forgotten: the token is refused as expired anyway.
+	RevokeToken(ctx context.Context, id string, expires time.Time) error
+	// TokenRevoked reports whether a token ID is revoked.
+	TokenRevoked(ctx context.Context, id string) (bool, error)
+}
+
 // Stars records who starred what; Repo.Stars follows.
 type Stars interface {
 	// Star is idempotent: starring twice counts once.
@@ -202,6 +215,7 @@ type Store interface {
 	Content
 	Walker
 	Accounts
+	Revocations
 	Stars
 	ChangeLog
 	Analyses

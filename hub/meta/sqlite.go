@@ -107,7 +107,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(0)
-	if _, err := db.ExecContext(ctx, schema+analysesSchema); err != nil {
+	if _, err := db.ExecContext(ctx, schema+analysesSchema+revocationsSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("creating the schema in %s: %w", path, err)
 	}

@@ -118,8 +118,9 @@ func (u *User) Owns(ns string) bool {
 
 // apiError is a refusal of the API, with its status.
 type apiError struct {
-	Status  int
-	Message string
+	Status     int
+	Message    string
+	RetryAfter string // the Retry-After of a 429
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -177,7 +178,7 @@ func (s *Site) call(ctx context.Context, method, path string, q url.Values, bear
 		if msg == "" {
 			msg = strings.TrimSpace(rec.body.String())
 		}
-		return &apiError{Status: rec.status, Message: msg}
+		return &apiError{Status: rec.status, Message: msg, RetryAfter: rec.header.Get("Retry-After")}
 	}
 	if out == nil {
 		return nil

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -275,15 +276,37 @@ func (s *Site) signinPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.signIn(r.Context(), w, user, r.PostFormValue("password")); err != nil {
-		c.Error = "Incorrect username or password."
-		status := http.StatusUnauthorized
-		if e, ok := err.(*apiError); !ok || e.Status != http.StatusUnauthorized {
-			c.Error, status = "Signing in failed: "+err.Error(), http.StatusInternalServerError
-		}
+		var status int
+		c.Error, status = signInFailure(w, err)
 		s.render(w, r, nil, status, "signin", "Sign in", c)
 		return
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// signInFailure is what the form says when signing in failed, and the
+// page's status: a throttled attempt keeps the hub's 429, Retry-After and
+// message, which says how long to wait.
+func signInFailure(w http.ResponseWriter, err error) (string, int) {
+	var e *apiError
+	switch {
+	case errors.As(err, &e) && e.Status == http.StatusUnauthorized:
+		return "Incorrect username or password.", http.StatusUnauthorized
+	case errors.As(err, &e) && e.Status == http.StatusTooManyRequests:
+		if e.RetryAfter != "" {
+			w.Header().Set("Retry-After", e.RetryAfter)
+		}
+		return sentence(e.Message), http.StatusTooManyRequests
+	}
+	return "Signing in failed: " + err.Error(), http.StatusInternalServerError
+}
+
+// sentence capitalises a message and ends it with a full stop.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	return strings.ToUpper(msg[:1]) + msg[1:] + "."
 }
 
 func (s *Site) signout(w http.ResponseWriter, r *http.Request) {
@@ -293,5 +316,12 @@ func (s *Site) signout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.clearSession(w)
+	if se != nil {
+		if err := s.revoke(r.Context(), se.refresh); err != nil {
+			s.log.Warn("revoking a session at sign-out", "user", se.user.Name, "err", err)
+			s.fail(w, r, nil, http.StatusInternalServerError, "You are signed out in this browser, but the hub could not end the session, so a copy of its cookie would still work: "+err.Error())
+			return
+		}
+	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

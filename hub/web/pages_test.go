@@ -6,6 +6,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -62,9 +63,15 @@ func csrfOf(t *testing.T, page string) string {
 
 func (b *browser) signIn(user, password string) int {
 	b.t.Helper()
-	_, page, _ := b.do("GET", "/signin?next=/r/welcome", nil)
-	status, _, _ := b.do("POST", "/signin", url.Values{"csrf": {csrfOf(b.t, page)}, "username": {user}, "password": {password}, "next": {"/r/welcome"}})
+	status, _, _ := b.signInAnswer(user, password)
 	return status
+}
+
+// signInAnswer fills in and sends the sign-in form.
+func (b *browser) signInAnswer(user, password string) (int, string, http.Header) {
+	b.t.Helper()
+	_, page, _ := b.do("GET", "/signin?next=/r/welcome", nil)
+	return b.do("POST", "/signin", url.Values{"csrf": {csrfOf(b.t, page)}, "username": {user}, "password": {password}, "next": {"/r/welcome"}})
 }
 
 func testHub(t *testing.T) *hubtest.Hub {
@@ -226,5 +233,91 @@ func TestNotFound(t *testing.T) {
 		if status, _, _ := b.do("GET", path, nil); status != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", path, status)
 		}
+	}
+}
+
+// TestSignInThrottled checks the form after too many wrong passwords: the
+// hub's default limit of 5 for an account, then 429, Retry-After and a
+// message that says how long to wait, the right password included.
+func TestSignInThrottled(t *testing.T) {
+	h := testHub(t)
+	b := newBrowser(t, h.URL)
+	for i := range 5 {
+		if status := b.signIn("alice", "wrong"); status != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d, want 401", i+1, status)
+		}
+	}
+	status, page, hdr := b.signInAnswer("alice", "secret")
+	if status != http.StatusTooManyRequests {
+		t.Fatalf("sign in after 5 failures: %d, want 429", status)
+	}
+	if secs, err := strconv.Atoi(hdr.Get("Retry-After")); err != nil || secs < 1 || secs > 15*60 {
+		t.Errorf("Retry-After %q, want 1 to 900 seconds", hdr.Get("Retry-After"))
+	}
+	if !regexp.MustCompile(`<p class="alert" role="alert">Too many failed sign-in attempts for alice; try again in \d+m\.</p>`).MatchString(page) {
+		t.Errorf("the form does not say why and for how long:\n%s", page)
+	}
+	if !strings.Contains(page, `name="password"`) || !strings.Contains(page, `value="alice"`) {
+		t.Errorf("the form is not shown again with the name:\n%s", page)
+	}
+	if status := newBrowser(t, h.URL).signIn("bob", "secret"); status != http.StatusSeeOther {
+		t.Errorf("bob signs in: %d, want 303", status)
+	}
+}
+
+// TestSignOutEndsTheSession replays a copy of the session cookie after
+// signing out: the hub must refuse it, not just the browser forget it.
+func TestSignOutEndsTheSession(t *testing.T) {
+	h := testHub(t)
+	b := newBrowser(t, h.URL)
+	if status := b.signIn("alice", "secret"); status != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", status)
+	}
+	u, _ := url.Parse(h.URL)
+	var stolen string
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == "berth_hub_session" {
+			stolen = c.Value
+		}
+	}
+	if stolen == "" {
+		t.Fatal("no session cookie after signing in")
+	}
+	thief := func() *browser {
+		c := newBrowser(t, h.URL)
+		c.c.Jar.SetCookies(u, []*http.Cookie{{Name: "berth_hub_session", Value: stolen, Path: "/"}})
+		return c
+	}
+	if _, page, _ := thief().do("GET", "/r/welcome", nil); !strings.Contains(page, "Sign out") {
+		t.Fatal("the copied cookie does not work before signing out, so this test proves nothing")
+	}
+
+	_, page, _ := b.do("GET", "/r/welcome", nil)
+	if status, _, hdr := b.do("POST", "/signout", url.Values{"csrf": {csrfOf(t, page)}}); status != http.StatusSeeOther || hdr.Get("Location") != "/" {
+		t.Fatalf("sign out: %d %s", status, hdr.Get("Location"))
+	}
+
+	c := thief()
+	if _, page, _ := c.do("GET", "/r/welcome", nil); strings.Contains(page, "Sign out") || !strings.Contains(page, "Sign in to star") {
+		t.Errorf("the copied cookie still signs in after signing out:\n%s", page)
+	}
+	if status, _, hdr := c.do("GET", "/settings/alice/app", nil); status != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/signin") {
+		t.Errorf("the copied cookie opens the settings after signing out: %d %s", status, hdr.Get("Location"))
+	}
+	f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {stolen}, "service": {h.Host}, "client_id": {"thief"}}
+	resp, err := http.PostForm(h.URL+"/token", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the copied cookie's refresh token at /token after signing out: %d, want 401", resp.StatusCode)
+	}
+	// Signing in again starts a new session that works.
+	if status := b.signIn("alice", "secret"); status != http.StatusSeeOther {
+		t.Fatalf("sign in again: %d", status)
+	}
+	if _, page, _ := b.do("GET", "/r/welcome", nil); !strings.Contains(page, "Sign out") {
+		t.Error("not signed in after signing in again")
 	}
 }

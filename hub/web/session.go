@@ -16,8 +16,9 @@ import (
 // refresh token (as `docker login` does), kept in an HttpOnly cookie; each
 // page trades it for an access token with the scopes it needs. So a
 // session ends when the user changes their password (the hub revokes
-// refresh tokens then), and the pages hold no state of their own: any hub
-// process sharing the database and key serves them.
+// refresh tokens then) or signs out (the sign-out revokes the token at the
+// hub, so a copied cookie dies with it), and the pages hold no state of
+// their own: any hub process sharing the database and key serves them.
 //
 // CSRF: a signed-in form carries a token derived from the session cookie,
 // which another site can neither read nor compute; the sign-in form, made
@@ -83,6 +84,13 @@ func (s *Site) signIn(ctx context.Context, w http.ResponseWriter, user, password
 	}
 	s.setCookie(w, sessionCookie, refresh, 0)
 	return nil
+}
+
+// revoke ends a session's refresh token at the hub, so that a copy of the
+// cookie (a shared computer, a stolen backup) stops working with it.
+func (s *Site) revoke(ctx context.Context, refresh string) error {
+	form := url.Values{"token": {refresh}, "token_type_hint": {"refresh_token"}, "client_id": {"berth-hub-web"}}
+	return s.call(ctx, http.MethodPost, "/token/revoke", nil, "", strings.NewReader(form.Encode()), "application/x-www-form-urlencoded", nil)
 }
 
 // formCSRF makes the sign-in form's token and its cookie.

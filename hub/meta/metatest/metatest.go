@@ -376,4 +376,5 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 	})
 
 	t.Run("Analyses", func(t *testing.T) { testAnalyses(t, newStore(t)) })
+	t.Run("Revocations", func(t *testing.T) { testRevocations(t, newStore(t)) })
 }
