@@ -29,6 +29,8 @@ type hubServeOptions struct {
 	seedExe, seedBusybox                     string
 	vulnDB                                   string
 	analysisWorkers                          int
+	signInFailures, signInFailuresPerIP      int
+	signInWindow, signInBackoff              time.Duration
 }
 
 func (a *app) hubServeCommand() *cobra.Command {
@@ -62,6 +64,10 @@ metadata in SQLite under --root. A new hub holds the welcome image.`,
 	f.StringVar(&o.seedBusybox, "seed-busybox", "/bin/busybox", "Static busybox for the welcome image's shell")
 	f.StringVar(&o.vulnDB, "vuln-db", "", "OSV database pushed images are matched against (default <root>/vuln/osv.db; fill it with berth vuln db --db)")
 	f.IntVar(&o.analysisWorkers, "analysis-workers", 1, "Images analysed at once in the background (0 to turn analysis off)")
+	f.IntVar(&o.signInFailures, "signin-failures", 5, "Failed password checks for one account before it is refused for --signin-backoff (0 to turn off)")
+	f.IntVar(&o.signInFailuresPerIP, "signin-failures-per-ip", 20, "Failed password checks from one client address before it is refused (0 to turn off: behind a proxy every client has its address)")
+	f.DurationVar(&o.signInWindow, "signin-window", 15*time.Minute, "How long a failed password check counts")
+	f.DurationVar(&o.signInBackoff, "signin-backoff", 15*time.Minute, "How long a throttled account or address is refused")
 	// --root is also a global flag for the local store; this one is the hub's.
 	return c
 }
@@ -85,6 +91,9 @@ func (a *app) runHub(ctx context.Context, o hubServeOptions) error {
 	if o.analysisWorkers <= 0 {
 		cfg.AnalysisWorkers = -1
 	}
+	// The hub reads 0 as "its default" and a negative limit as "off".
+	cfg.SignInFailures, cfg.SignInFailuresPerIP = offIfZero(o.signInFailures), offIfZero(o.signInFailuresPerIP)
+	cfg.SignInWindow, cfg.SignInBackoff = o.signInWindow, o.signInBackoff
 	if !o.noSeed {
 		exe := o.seedExe
 		if exe == "" {
@@ -105,4 +114,11 @@ func (a *app) runHub(ctx context.Context, o hubServeOptions) error {
 			}
 		}}
 	return s.Run(ctx)
+}
+
+func offIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
