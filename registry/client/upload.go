@@ -207,8 +207,16 @@ func (u *Upload) status() error {
 	}
 	_, end, ok := strings.Cut(strings.TrimPrefix(rng, "bytes="), "-")
 	n, err := strconv.ParseInt(end, 10, 64)
-	if !ok || err != nil {
+	if !ok || err != nil || n < 0 {
 		return fmt.Errorf("registry gave an upload range %q: %w", rng, errdefs.ErrInvalid)
+	}
+	if n == 0 {
+		// Registries (distribution, berth hub) answer "0-0" for an empty
+		// upload as for one of a byte: an inclusive range cannot say
+		// nothing. Nothing is the likely one, unless a byte was confirmed
+		// before: a request that fails leaves nothing or more than a byte.
+		u.offset = min(u.offset, 1)
+		return nil
 	}
 	u.offset = n + 1
 	return nil

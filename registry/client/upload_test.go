@@ -1,0 +1,181 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth-dev/berth/internal/hubtest"
+)
+
+// faultyHub serves a hub, except that the first `times` requests match
+// picks (all of them when times is 0) go to fault. It counts the body
+// bytes the hub itself reads from uploads.
+type faultyHub struct {
+	hub      http.Handler
+	match    func(*http.Request) bool
+	fault    func(w http.ResponseWriter, r *http.Request, f *faultyHub)
+	quit     chan struct{} // closed at the end: no handler may outlive the test
+	times    int32
+	n        atomic.Int32
+	received atomic.Int64
+}
+
+func (f *faultyHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.match(r) && (f.times == 0 || f.n.Add(1) <= f.times) {
+		f.fault(w, r, f)
+		return
+	}
+	f.toHub(w, r)
+}
+
+// toHub hands a request to the hub, counting what it reads of uploads.
+func (f *faultyHub) toHub(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPatch || r.Method == http.MethodPut {
+		r.Body = &countBody{ReadCloser: r.Body, n: &f.received}
+	}
+	f.hub.ServeHTTP(w, r)
+}
+
+type countBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c *countBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// halfBody ends a body, as a broken connection does, halfway.
+type halfBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (h *halfBody) Read(p []byte) (int, error) {
+	if h.left <= 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	if int64(len(p)) > h.left {
+		p = p[:h.left]
+	}
+	n, err := h.ReadCloser.Read(p)
+	h.left -= int64(n)
+	return n, err
+}
+
+func hangUp(w http.ResponseWriter) {
+	if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+		conn.Close()
+	}
+}
+
+// The ways an upload request can fail.
+var (
+	refuse503 = func(w http.ResponseWriter, r *http.Request, _ *faultyHub) {
+		w.WriteHeader(http.StatusServiceUnavailable) // before reading a byte
+	}
+	cutHalfway = func(w http.ResponseWriter, r *http.Request, f *faultyHub) {
+		r.Body = &halfBody{ReadCloser: r.Body, left: r.ContentLength / 2}
+		f.toHub(httptest.NewRecorder(), r)
+		hangUp(w)
+	}
+	loseAnswer = func(w http.ResponseWriter, r *http.Request, f *faultyHub) {
+		f.toHub(httptest.NewRecorder(), r)
+		hangUp(w)
+	}
+)
+
+func isPatch(r *http.Request) bool { return r.Method == http.MethodPatch }
+func isPut(r *http.Request) bool { return r.Method == http.MethodPut }
+
+// TestUploadFaults: an upload request that fails on the way is resumed
+// from what the registry says it has, each byte reaching it once.
+func TestUploadFaults(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	sizes := map[string]int{"chunks": 300 << 10, "single": 200 << 10, "stream": 3 << 20}
+	cases := []struct {
+		name  string
+		match func(*http.Request) bool
+		times int32
+		fault func(http.ResponseWriter, *http.Request, *faultyHub)
+		push  string // chunks (Write, Commit), single (PushBlob in one PUT), stream (PushBlob streamed)
+		want  error  // nil: the blob arrives
+	}{
+		// The registry says "0-0" for an empty upload: that is 0 bytes.
+		{"first chunk refused", isPatch, 1, refuse503, "chunks", nil},
+		{"chunk cut halfway", isPatch, 2, cutHalfway, "chunks", nil},
+		{"commit answer lost", isPut, 1, loseAnswer, "stream", nil},
+		{"stream cut halfway", isPatch, 2, cutHalfway, "stream", nil},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fh := &faultyHub{hub: h.Hub, match: tc.match, fault: tc.fault, times: tc.times, quit: make(chan struct{})}
+			srv := httptest.NewServer(fh)
+			defer srv.Close()
+			defer close(fh.quit)
+			c := New(Options{Backoff: time.Millisecond, StallTimeout: 200 * time.Millisecond, Retries: 2, ChunkSize: 64 << 10})
+			// A blob of its own in a repository of its own: the hub has
+			// nothing from another case to skip to.
+			repo := c.Repository(srv.Listener.Addr().String(), "test/upload"+strconv.Itoa(i))
+			// Without a watchdog a stalled upload waits forever: bound it
+			// here, so that such a failure says so.
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			blob := make([]byte, sizes[tc.push])
+			rand.Read(blob)
+			desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(blob), Size: int64(len(blob))}
+			start := time.Now()
+			var err error
+			switch tc.push {
+			case "chunks":
+				var up *Upload
+				if up, err = repo.StartUpload(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if _, err = io.Copy(up, bytes.NewReader(blob)); err == nil {
+					err = up.Commit(desc.Digest)
+				}
+			default:
+				err = repo.PushBlob(ctx, desc, nil, func(off int64) (io.ReadCloser, error) {
+					return io.NopCloser(bytes.NewReader(blob[off:])), nil
+				}, nil)
+			}
+			if took := time.Since(start); took > 10*time.Second {
+				t.Errorf("took %v", took)
+			}
+			if tc.want != nil {
+				if !errors.Is(err, tc.want) || !IsTransient(err) {
+					t.Fatalf("want a transient error wrapping %v, got %v", tc.want, err)
+				}
+				t.Logf("the error: %v", err)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fh.n.Load() == 0 {
+				t.Fatal("no request was damaged")
+			}
+			if got := readBlob(t, repo, desc); !bytes.Equal(got, blob) {
+				t.Fatal("the blob differs")
+			}
+			if got := fh.received.Load(); got != desc.Size {
+				t.Errorf("the hub read %d bytes of a %d-byte blob: the upload did not resume where it stopped", got, desc.Size)
+			}
+		})
+	}
+}
