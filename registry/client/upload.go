@@ -222,32 +222,72 @@ func (u *Upload) status() error {
 	return nil
 }
 
-// Commit sends what is buffered and closes the upload as blob d. If the
-// answer is lost, a HEAD tells whether the blob arrived.
+// Commit sends what is buffered and closes the upload as blob d. When the
+// PUT fails on the way, the blob may have arrived with only the answer
+// lost: a HEAD tells. If not, the registry says how much of the upload it
+// has, and the rest goes again.
 func (u *Upload) Commit(d digest.Digest) error {
 	if u.err != nil {
 		return u.err
 	}
+	start := u.offset // what the registry had before the buffered bytes
+	var err error
+	for attempt := 0; ; attempt++ {
+		skip := u.offset - start
+		if skip < 0 || skip > int64(len(u.buf)) {
+			err = fmt.Errorf("upload: the registry holds %d bytes, the last %d start at %d: %w", u.offset, len(u.buf), start, errdefs.ErrInvalid)
+			break
+		}
+		rest := u.buf[skip:]
+		err = nil
+		if attempt > 0 && len(rest) > 0 {
+			// The first time, the last bytes go with the PUT, without
+			// Content-Range, which the spec asks only of PATCH. Again, they
+			// go with a range, so that a registry that got some of them
+			// meanwhile refuses them rather than appending them twice.
+			err = u.send(http.MethodPatch, u.location, rest, true)
+			rest = nil
+		}
+		if err == nil {
+			if err = u.put(d, rest); err == nil {
+				u.buf = nil
+				return nil
+			}
+		}
+		if !IsTransient(err) || u.ctx.Err() != nil {
+			break
+		}
+		if _, serr := u.r.StatBlob(u.ctx, d); serr == nil {
+			u.buf = nil
+			return nil
+		}
+		if attempt >= u.r.c.opts.Retries {
+			break
+		}
+		if serr := sleep(u.ctx, u.r.c.backoff(attempt)); serr != nil {
+			err = serr
+			break
+		}
+		// Without knowing what the registry has, nothing can be sent
+		// again safely.
+		if serr := u.status(); serr != nil {
+			err = serr
+			break
+		}
+	}
+	return fmt.Errorf("uploading blob %s: %w", d, err)
+}
+
+// put closes the upload as blob d with data as its last bytes.
+func (u *Upload) put(d digest.Digest, data []byte) error {
 	loc, err := url.Parse(u.location)
 	if err != nil {
-		return err
+		return fmt.Errorf("registry gave an invalid upload location: %w", errdefs.ErrInvalid)
 	}
 	q := loc.Query()
 	q.Set("digest", d.String())
 	loc.RawQuery = q.Encode()
-	// The last bytes go with the PUT, without Content-Range, which the spec
-	// asks only of PATCH.
-	err = u.send(http.MethodPut, loc.String(), u.buf, false)
-	if err != nil && IsTransient(err) {
-		if _, serr := u.r.StatBlob(u.ctx, d); serr == nil {
-			return nil
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("uploading blob %s: %w", d, err)
-	}
-	u.buf = nil
-	return nil
+	return u.send(http.MethodPut, loc.String(), data, false)
 }
 
 // Cancel abandons the upload.

@@ -100,6 +100,9 @@ var (
 )
 
 func isPatch(r *http.Request) bool { return r.Method == http.MethodPatch }
+func isPutWithBody(r *http.Request) bool {
+	return r.Method == http.MethodPut && r.ContentLength > 0
+}
 func isPut(r *http.Request) bool { return r.Method == http.MethodPut }
 
 // TestUploadFaults: an upload request that fails on the way is resumed
@@ -118,6 +121,9 @@ func TestUploadFaults(t *testing.T) {
 		// The registry says "0-0" for an empty upload: that is 0 bytes.
 		{"first chunk refused", isPatch, 1, refuse503, "chunks", nil},
 		{"chunk cut halfway", isPatch, 2, cutHalfway, "chunks", nil},
+		{"last bytes cut halfway", isPutWithBody, 1, cutHalfway, "chunks", nil},
+		{"single PUT cut halfway", isPutWithBody, 2, cutHalfway, "single", nil},
+		{"single PUT refused", isPutWithBody, 1, refuse503, "single", nil},
 		{"commit answer lost", isPut, 1, loseAnswer, "stream", nil},
 		{"stream cut halfway", isPatch, 2, cutHalfway, "stream", nil},
 	}
