@@ -34,7 +34,7 @@ func (r *Repository) StartUpload(ctx context.Context) (*Upload, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := r.send(ctx, request{method: http.MethodPost, url: u, header: http.Header{"Content-Length": {"0"}}})
+	resp, err := r.send(ctx, request{method: http.MethodPost, url: u, header: http.Header{"Content-Length": {"0"}}, watch: true})
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (r *Repository) Mount(ctx context.Context, d digest.Digest, from string) (m
 		return false, nil, err
 	}
 	scopes := []string{r.scope(), "repository:" + from + ":pull"}
-	resp, err := r.send(ctx, request{method: http.MethodPost, url: u, header: http.Header{"Content-Length": {"0"}}, scopes: scopes})
+	resp, err := r.send(ctx, request{method: http.MethodPost, url: u, header: http.Header{"Content-Length": {"0"}}, scopes: scopes, watch: true})
 	if err != nil {
 		return false, nil, err
 	}
@@ -168,7 +168,7 @@ func (u *Upload) send(method, loc string, data []byte, withRange bool) error {
 	if body == nil {
 		body = []byte{}
 	}
-	resp, err := u.r.send(u.ctx, request{method: method, url: loc, body: body, header: h, once: true})
+	resp, err := u.r.send(u.ctx, request{method: method, url: loc, body: body, header: h, once: true, watch: true})
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,7 @@ func (u *Upload) send(method, loc string, data []byte, withRange bool) error {
 
 // status asks the registry how many bytes of the upload it has.
 func (u *Upload) status() error {
-	resp, err := u.r.send(u.ctx, request{method: http.MethodGet, url: u.location})
+	resp, err := u.r.send(u.ctx, request{method: http.MethodGet, url: u.location, watch: true})
 	if err != nil {
 		return err
 	}
@@ -293,7 +293,7 @@ func (u *Upload) put(d digest.Digest, data []byte) error {
 // Cancel abandons the upload.
 func (u *Upload) Cancel() {
 	ctx := context.WithoutCancel(u.ctx)
-	resp, err := u.r.c.send(ctx, u.r.Host, request{method: http.MethodDelete, url: u.location, scopes: []string{u.r.scope()}, once: true})
+	resp, err := u.r.c.send(ctx, u.r.Host, request{method: http.MethodDelete, url: u.location, scopes: []string{u.r.scope()}, once: true, watch: true})
 	if err == nil {
 		drain(resp)
 	}
@@ -370,7 +370,7 @@ func (r *Repository) patchStream(ctx context.Context, up *Upload, desc ocispec.D
 	}
 	h := http.Header{"Content-Type": {"application/octet-stream"},
 		"Content-Range": {fmt.Sprintf("%d-%d", up.offset, desc.Size-1)}}
-	resp, err := r.send(ctx, request{method: http.MethodPatch, url: up.location, stream: body, length: n, header: h, once: true})
+	resp, err := r.send(ctx, request{method: http.MethodPatch, url: up.location, stream: body, length: n, header: h, once: true, watch: true})
 	if err != nil {
 		return err
 	}

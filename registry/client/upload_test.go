@@ -97,6 +97,18 @@ var (
 		f.toHub(httptest.NewRecorder(), r)
 		hangUp(w)
 	}
+	// A server that reads nothing does not notice the client leave.
+	neverRead = func(w http.ResponseWriter, r *http.Request, f *faultyHub) {
+		<-f.quit
+		hangUp(w)
+	}
+	neverAnswer = func(w http.ResponseWriter, r *http.Request, f *faultyHub) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-f.quit:
+		}
+	}
 )
 
 func isPatch(r *http.Request) bool { return r.Method == http.MethodPatch }
@@ -105,8 +117,17 @@ func isPutWithBody(r *http.Request) bool {
 }
 func isPut(r *http.Request) bool { return r.Method == http.MethodPut }
 
+// zeros is an endless body.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
 // TestUploadFaults: an upload request that fails on the way is resumed
-// from what the registry says it has, each byte reaching it once.
+// from what the registry says it has, each byte reaching it once; one
+// that stalls ends in ErrStalled instead of waiting forever.
 func TestUploadFaults(t *testing.T) {
 	h := hubtest.New(t, hubtest.Options{})
 	sizes := map[string]int{"chunks": 300 << 10, "single": 200 << 10, "stream": 3 << 20}
@@ -115,7 +136,7 @@ func TestUploadFaults(t *testing.T) {
 		match func(*http.Request) bool
 		times int32
 		fault func(http.ResponseWriter, *http.Request, *faultyHub)
-		push  string // chunks (Write, Commit), single (PushBlob in one PUT), stream (PushBlob streamed)
+		push  string // chunks (Write, Commit), single (PushBlob in one PUT), stream (PushBlob streamed), endless
 		want  error  // nil: the blob arrives
 	}{
 		// The registry says "0-0" for an empty upload: that is 0 bytes.
@@ -126,6 +147,11 @@ func TestUploadFaults(t *testing.T) {
 		{"single PUT refused", isPutWithBody, 1, refuse503, "single", nil},
 		{"commit answer lost", isPut, 1, loseAnswer, "stream", nil},
 		{"stream cut halfway", isPatch, 2, cutHalfway, "stream", nil},
+		{"stream never read once", isPatch, 1, neverRead, "stream", nil},
+		{"chunk never answered once", isPatch, 1, neverAnswer, "chunks", nil},
+		{"stream never read", isPatch, 0, neverRead, "endless", ErrStalled},
+		{"stream never answered", isPatch, 0, neverAnswer, "stream", ErrStalled},
+		{"commit never answered", isPut, 0, neverAnswer, "single", ErrStalled},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,6 +181,10 @@ func TestUploadFaults(t *testing.T) {
 				if _, err = io.Copy(up, bytes.NewReader(blob)); err == nil {
 					err = up.Commit(desc.Digest)
 				}
+			case "endless":
+				// More than socket buffers hold: the write itself blocks.
+				desc = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromString("endless"), Size: 1 << 30}
+				err = repo.PushBlob(ctx, desc, nil, func(int64) (io.ReadCloser, error) { return io.NopCloser(zeros{}), nil }, nil)
 			default:
 				err = repo.PushBlob(ctx, desc, nil, func(off int64) (io.ReadCloser, error) {
 					return io.NopCloser(bytes.NewReader(blob[off:])), nil
