@@ -271,6 +271,12 @@ func (u *Upload) Commit(d digest.Digest) error {
 		// Without knowing what the registry has, nothing can be sent
 		// again safely.
 		if serr := u.status(); serr != nil {
+			// The upload may be gone because the PUT closed it meanwhile,
+			// after the HEAD above.
+			if _, herr := u.r.StatBlob(u.ctx, d); herr == nil {
+				u.buf = nil
+				return nil
+			}
 			err = serr
 			break
 		}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -213,5 +214,58 @@ func TestUploadFaults(t *testing.T) {
 				t.Errorf("the hub read %d bytes of a %d-byte blob: the upload did not resume where it stopped", got, desc.Size)
 			}
 		})
+	}
+}
+
+// TestCommitLandsLate: the PUT closing an upload reaches the registry but
+// its answer does not come; the registry stores the blob only after the
+// client's HEAD found nothing, so the upload is gone when the client asks
+// for its status. That is a blob arrived, not a failed upload.
+func TestCommitLandsLate(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	blob := make([]byte, 100<<10)
+	rand.Read(blob)
+	d := digest.FromBytes(blob)
+	headDone := make(chan struct{})
+	committed := make(chan struct{})
+	var puts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPut && puts.Add(1) == 1:
+			body, _ := io.ReadAll(r.Body)
+			<-r.Context().Done() // the client gave up waiting
+			<-headDone
+			r2 := r.Clone(context.Background())
+			r2.Body = io.NopCloser(bytes.NewReader(body))
+			h.Hub.ServeHTTP(httptest.NewRecorder(), r2)
+			close(committed)
+			return
+		case r.Method == http.MethodHead && puts.Load() == 1:
+			h.Hub.ServeHTTP(w, r)
+			select {
+			case <-headDone:
+			default:
+				close(headDone)
+			}
+			return
+		case r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/uploads/"):
+			<-committed
+		}
+		h.Hub.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	c := New(Options{Backoff: time.Millisecond, StallTimeout: 200 * time.Millisecond, Retries: 2})
+	repo := c.Repository(srv.Listener.Addr().String(), "test/late")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: d, Size: int64(len(blob))}
+	err := repo.PushBlob(ctx, desc, nil, func(off int64) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(blob[off:])), nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readBlob(t, repo, desc); !bytes.Equal(got, blob) {
+		t.Fatal("the blob differs")
 	}
 }
