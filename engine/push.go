@@ -146,7 +146,11 @@ func (e *Engine) pushImage(ctx context.Context, repo *client.Repository, t store
 		if !errors.Is(err, errdefs.ErrNotFound) {
 			return PushedTag{}, err
 		}
-		err := repo.PushBlob(ctx, cfgDesc, nil, func(int64) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(cfgRaw)), nil }, nil)
+		// A config over the one-request size is streamed, and resumed
+		// from where the registry says it stopped: from that offset.
+		err := repo.PushBlob(ctx, cfgDesc, nil, func(off int64) (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(cfgRaw[off:])), nil
+		}, nil)
 		if err != nil {
 			return PushedTag{}, err
 		}
