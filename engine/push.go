@@ -268,6 +268,10 @@ func (e *Engine) pushLayer(ctx context.Context, repo *client.Repository, j *push
 	if err != nil {
 		return err
 	}
+	// The registry accepted the blob: remember its digest even when
+	// another layer's failure is cancelling the push, so that the next
+	// push skips it.
+	ctx = context.WithoutCancel(ctx)
 	return e.store.Update(ctx, func(tx *store.Tx) error {
 		return tx.AddLayerBlob(ctx, store.LayerBlob{DiffID: j.layer.DiffID, Blob: j.out.Digest, MediaType: j.out.MediaType, Size: j.out.Size, Registry: repo.Name()})
 	})
