@@ -308,8 +308,10 @@ func retryPush(ctx context.Context, id string, send ProgressFunc, push func() er
 
 func (e *Engine) pushLayerOnce(ctx context.Context, repo *client.Repository, j *pushJob, send ProgressFunc) error {
 	host, _, _ := strings.Cut(repo.Name(), "/")
-	// Blobs the registry may hold already: the one the image came with, and
-	// those earlier pushes to this repository left.
+	// Blobs the registry may hold already: the one the image came with,
+	// those earlier pushes to this repository left, and the compressed one
+	// the store keeps (an earlier push may have got it there without
+	// living to remember it).
 	var here []ocispec.Descriptor
 	if j.orig != nil {
 		here = append(here, *j.orig)
@@ -322,6 +324,10 @@ func (e *Engine) pushLayerOnce(ctx context.Context, repo *client.Repository, j *
 		case strings.HasPrefix(lb.Registry, host+"/"):
 			mounts = append(mounts, lb)
 		}
+	}
+	local := e.localCompressed(j)
+	if local != nil {
+		here = append(here, *local)
 	}
 	seen := map[digest.Digest]bool{}
 	for _, d := range here {
@@ -356,7 +362,7 @@ func (e *Engine) pushLayerOnce(ctx context.Context, repo *client.Repository, j *
 		}
 		break
 	}
-	if local := e.localCompressed(j); local != nil {
+	if local != nil {
 		return e.uploadStored(ctx, repo, up, j, *local, send)
 	}
 	return e.uploadCompressed(ctx, repo, up, j, send)
