@@ -136,7 +136,7 @@ func (u *Upload) patch(chunk []byte) error {
 	for attempt := 0; ; attempt++ {
 		skip := u.offset - start
 		if skip < 0 || skip > int64(len(chunk)) {
-			return fmt.Errorf("upload: the registry holds %d bytes, the chunk starts at %d: %w", u.offset, start, errdefs.ErrInvalid)
+			return fmt.Errorf("%w: it holds %d bytes, the chunk has %d from %d", errOutOfStep, u.offset, len(chunk), start)
 		}
 		if skip == int64(len(chunk)) {
 			return nil
@@ -146,16 +146,55 @@ func (u *Upload) patch(chunk []byte) error {
 		if err == nil {
 			return nil
 		}
-		if attempt >= u.r.c.opts.Retries || !IsTransient(err) || u.ctx.Err() != nil {
-			return err
+		if attempt >= u.r.c.opts.Retries || !resumable(err) || u.ctx.Err() != nil {
+			return stepError(err)
 		}
 		if err := sleep(u.ctx, u.r.c.backoff(attempt)); err != nil {
 			return err
 		}
-		if err := u.status(); err != nil {
+		if err := u.resync(); err != nil {
 			return err
 		}
 	}
+}
+
+// errOutOfStep marks an upload that cannot go on: the registry's copy is
+// not what was sent, or is gone. A request that failed on the way can land
+// after the client asked how much had arrived, and a closing PUT appends
+// its bytes without a range. A new upload can go on: IsTransient says so.
+var errOutOfStep = errors.New("upload out of step with the registry")
+
+// resumable reports a failed upload request worth asking the upload's
+// status and going on: a transient failure, or a range the registry
+// refused because an earlier request that failed on the way landed after
+// the client asked.
+func resumable(err error) bool {
+	return IsTransient(err) || rangeRefused(err)
+}
+
+func rangeRefused(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Code == "RANGE_INVALID" || e.Status == http.StatusRequestedRangeNotSatisfiable)
+}
+
+// stepError is the error of an upload request that gave up: a range
+// still refused, or an upload the registry no longer knows, mean the
+// upload is out of step.
+func stepError(err error) error {
+	if rangeRefused(err) || isUploadUnknown(err) {
+		return fmt.Errorf("%w: %w", errOutOfStep, err)
+	}
+	return err
+}
+
+func isUploadUnknown(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Code == "BLOB_UPLOAD_UNKNOWN" || e.Code == "" && e.Status == http.StatusNotFound)
+}
+
+// resync asks the registry how much of the upload it has.
+func (u *Upload) resync() error {
+	return stepError(u.status())
 }
 
 // send PATCHes or PUTs data at u.offset and follows the new location.
@@ -235,7 +274,7 @@ func (u *Upload) Commit(d digest.Digest) error {
 	for attempt := 0; ; attempt++ {
 		skip := u.offset - start
 		if skip < 0 || skip > int64(len(u.buf)) {
-			err = fmt.Errorf("upload: the registry holds %d bytes, the last %d start at %d: %w", u.offset, len(u.buf), start, errdefs.ErrInvalid)
+			err = fmt.Errorf("%w: it holds %d bytes, the last %d start at %d", errOutOfStep, u.offset, len(u.buf), start)
 			break
 		}
 		rest := u.buf[skip:]
@@ -254,14 +293,16 @@ func (u *Upload) Commit(d digest.Digest) error {
 				return nil
 			}
 		}
-		if !IsTransient(err) || u.ctx.Err() != nil {
-			break
+		// The answer may be what was lost, or an earlier PUT that failed on
+		// the way may have landed since and closed the upload: the blob is
+		// there.
+		if (resumable(err) || isUploadUnknown(err)) && u.ctx.Err() == nil {
+			if _, serr := u.r.StatBlob(u.ctx, d); serr == nil {
+				u.buf = nil
+				return nil
+			}
 		}
-		if _, serr := u.r.StatBlob(u.ctx, d); serr == nil {
-			u.buf = nil
-			return nil
-		}
-		if attempt >= u.r.c.opts.Retries {
+		if attempt >= u.r.c.opts.Retries || !resumable(err) || u.ctx.Err() != nil {
 			break
 		}
 		if serr := sleep(u.ctx, u.r.c.backoff(attempt)); serr != nil {
@@ -270,7 +311,7 @@ func (u *Upload) Commit(d digest.Digest) error {
 		}
 		// Without knowing what the registry has, nothing can be sent
 		// again safely.
-		if serr := u.status(); serr != nil {
+		if serr := u.resync(); serr != nil {
 			// The upload may be gone because the PUT closed it meanwhile,
 			// after the HEAD above.
 			if _, herr := u.r.StatBlob(u.ctx, d); herr == nil {
@@ -281,7 +322,7 @@ func (u *Upload) Commit(d digest.Digest) error {
 			break
 		}
 	}
-	return fmt.Errorf("uploading blob %s: %w", d, err)
+	return fmt.Errorf("uploading blob %s: %w", d, stepError(err))
 }
 
 // put closes the upload as blob d with data as its last bytes.
@@ -349,15 +390,19 @@ func (r *Repository) PushBlob(ctx context.Context, desc ocispec.Descriptor, up *
 		if err == nil {
 			break
 		}
-		if attempt >= r.c.opts.Retries || !IsTransient(err) || ctx.Err() != nil {
+		if attempt >= r.c.opts.Retries || !resumable(err) || ctx.Err() != nil {
 			up.Cancel()
-			return err
+			return stepError(err)
 		}
 		if err := sleep(ctx, r.c.backoff(attempt)); err != nil {
 			return err
 		}
-		if err := up.status(); err != nil {
+		if err := up.resync(); err != nil {
 			return err
+		}
+		if up.offset > desc.Size {
+			up.Cancel()
+			return fmt.Errorf("%w: it holds %d bytes of a %d-byte blob", errOutOfStep, up.offset, desc.Size)
 		}
 	}
 	return up.Commit(desc.Digest)

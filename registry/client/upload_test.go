@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -268,4 +269,101 @@ func TestCommitLandsLate(t *testing.T) {
 	if got := readBlob(t, repo, desc); !bytes.Equal(got, blob) {
 		t.Fatal("the blob differs")
 	}
+}
+
+// TestStaleUploadRequests: an upload request that failed on the way lands
+// at the registry after the client asked how much had arrived. A PATCH
+// carries its range, so the client's resend is refused and the client
+// asks again and goes on; a closing PUT appends blindly, so the upload is
+// out of step, which a new upload (as the engine's retry makes) mends.
+func TestStaleUploadRequests(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	once := func(f func()) func() {
+		var o sync.Once
+		return func() { o.Do(f) }
+	}
+	cases := []struct {
+		name string
+		// stale is the request that lands late, resend the one it must
+		// land after, and last the one that waits for it.
+		stale, resend, last func(*http.Request) bool
+		push                string
+		outOfStep           bool
+	}{
+		{"a chunk lands after the status", isPatch, isStatus, isPatch, "chunks", false},
+		{"the closing PUT lands after the resend", isPutWithBody, isPatch, isPut, "single", true},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var staleSeen, resendSeen, lastSeen atomic.Bool
+			resent, landed := make(chan struct{}), make(chan struct{})
+			closeResent, closeLanded := once(func() { close(resent) }), once(func() { close(landed) })
+			defer closeResent()
+			defer closeLanded()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case tc.stale(r) && staleSeen.CompareAndSwap(false, true):
+					body, _ := io.ReadAll(r.Body)
+					hangUp(w)
+					<-resent
+					r2 := r.Clone(context.Background())
+					r2.Body = io.NopCloser(bytes.NewReader(body))
+					h.Hub.ServeHTTP(httptest.NewRecorder(), r2)
+					closeLanded()
+					return
+				case staleSeen.Load() && tc.resend(r) && resendSeen.CompareAndSwap(false, true):
+					h.Hub.ServeHTTP(w, r)
+					closeResent()
+					return
+				case resendSeen.Load() && tc.last(r) && lastSeen.CompareAndSwap(false, true):
+					<-landed
+				}
+				h.Hub.ServeHTTP(w, r)
+			}))
+			defer srv.Close()
+			c := New(Options{Backoff: time.Millisecond, StallTimeout: 5 * time.Second, Retries: 2, ChunkSize: 64 << 10})
+			repo := c.Repository(srv.Listener.Addr().String(), "test/stale"+strconv.Itoa(i))
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			blob := make([]byte, 100<<10)
+			rand.Read(blob)
+			desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(blob), Size: int64(len(blob))}
+			push := func() error {
+				if tc.push == "chunks" {
+					up, err := repo.StartUpload(ctx)
+					if err != nil {
+						return err
+					}
+					if _, err = io.Copy(up, bytes.NewReader(blob)); err != nil {
+						return err
+					}
+					return up.Commit(desc.Digest)
+				}
+				return repo.PushBlob(ctx, desc, nil, func(off int64) (io.ReadCloser, error) {
+					return io.NopCloser(bytes.NewReader(blob[off:])), nil
+				}, nil)
+			}
+			err := push()
+			if !lastSeen.Load() {
+				t.Fatalf("the stale request did not land as planned: %v", err)
+			}
+			if tc.outOfStep {
+				if !errors.Is(err, errOutOfStep) || !IsTransient(err) {
+					t.Fatalf("want a transient out-of-step error, got %v", err)
+				}
+				t.Logf("the error: %v", err)
+				err = push() // a new upload, as the engine retries
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readBlob(t, repo, desc); !bytes.Equal(got, blob) {
+				t.Fatal("the blob differs")
+			}
+		})
+	}
+}
+
+func isStatus(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/uploads/")
 }
