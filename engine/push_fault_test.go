@@ -657,7 +657,7 @@ func TestPushThroughFaults(t *testing.T) {
 	archive := pushFaultArchive(t)
 	load(t, e, archive)
 	newClient := func(retries int) *client.Client {
-		return client.New(client.Options{Backoff: 5 * time.Millisecond, StallTimeout: 300 * time.Millisecond, Retries: retries, ChunkSize: 128 << 10})
+		return client.New(client.Options{Backoff: 20 * time.Millisecond, StallTimeout: 300 * time.Millisecond, Retries: retries, ChunkSize: 128 << 10})
 	}
 
 	// The reference: a push with nothing in the way, pulled back whole.
@@ -793,7 +793,12 @@ func TestPushThroughFaults(t *testing.T) {
 						t.Fatalf("round %d: the push completed", round)
 					}
 					checkPushed(t, h, path, ref)
-					if tc.resumes && px.sent.Load() > ref.bytes()*21/20 {
+					// Started over each time, an upload cut at 70% of every
+					// body would never end. Resumed, it sends each byte about
+					// once: a request that failed on the way can still land
+					// after the client asked how much arrived, and its bytes
+					// are sent again.
+					if tc.resumes && px.sent.Load() > ref.bytes()*3/2 {
 						t.Errorf("round %d: %d bytes sent for %d: uploads started over instead of resuming", round, px.sent.Load(), ref.bytes())
 					}
 					continue
