@@ -367,3 +367,71 @@ func TestStaleUploadRequests(t *testing.T) {
 func isStatus(r *http.Request) bool {
 	return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/uploads/")
 }
+
+// TestUploadCredentialsStayHome: a registry may hand uploads to another
+// host (a storage service) with an absolute Location. The resumed and
+// retried requests of a broken upload go there without the registry's
+// credentials, and the registry gets them only on its own host.
+func TestUploadCredentialsStayHome(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	var leaked atomic.Value
+	leaked.Store("")
+	var cuts atomic.Int32
+	uploads := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a := r.Header.Get("Authorization"); a != "" {
+			leaked.Store(r.Method + " " + r.URL.Path + " got " + a)
+		}
+		// The first PATCH and the first PUT with bytes break halfway.
+		if (isPatch(r) || isPutWithBody(r)) && cuts.Add(1) <= 2 {
+			cutHalfway(w, r, &faultyHub{hub: h.Hub})
+			return
+		}
+		h.Hub.ServeHTTP(w, r)
+	}))
+	defer uploads.Close()
+	registry := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "alice" || p != "secret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="registry"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.Method == http.MethodPost {
+			rec := httptest.NewRecorder()
+			h.Hub.ServeHTTP(rec, r)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			if loc := rec.Header().Get("Location"); loc != "" {
+				w.Header().Set("Location", uploads.URL+loc)
+			}
+			w.WriteHeader(rec.Code)
+			return
+		}
+		h.Hub.ServeHTTP(w, r)
+	}))
+	defer registry.Close()
+	host := registry.Listener.Addr().String()
+	c := New(Options{Credentials: creds{host: {"alice", "secret"}}, Backoff: time.Millisecond, Retries: 3})
+	repo := c.Repository(host, "alice/app", "pull", "push")
+	ctx := context.Background()
+	for _, size := range []int{3 << 20, 100 << 10} { // streamed, then in one PUT
+		blob := make([]byte, size)
+		rand.Read(blob)
+		desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(blob), Size: int64(size)}
+		err := repo.PushBlob(ctx, desc, nil, func(off int64) (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(blob[off:])), nil
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readBlob(t, repo, desc); !bytes.Equal(got, blob) {
+			t.Fatal("the blob differs")
+		}
+	}
+	if cuts.Load() < 2 {
+		t.Fatalf("%d uploads broke, want 2", cuts.Load())
+	}
+	if s := leaked.Load().(string); s != "" {
+		t.Fatalf("credentials went to the upload host: %s", s)
+	}
+}
