@@ -142,14 +142,19 @@ func (e *Engine) pushImage(ctx context.Context, repo *client.Repository, t store
 		return PushedTag{}, err
 	}
 	cfgDesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: img.ID, Size: int64(len(cfgRaw))}
-	if _, err := repo.StatBlob(ctx, img.ID); err != nil {
+	err = retryPush(ctx, "", send, func() error {
+		_, err := repo.StatBlob(ctx, img.ID)
 		if !errors.Is(err, errdefs.ErrNotFound) {
-			return PushedTag{}, err
+			return err
 		}
-		err := repo.PushBlob(ctx, cfgDesc, nil, func(int64) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(cfgRaw)), nil }, nil)
-		if err != nil {
-			return PushedTag{}, err
-		}
+		// A config over the one-request size is streamed, and resumed
+		// from where the registry says it stopped: from that offset.
+		return repo.PushBlob(ctx, cfgDesc, nil, func(off int64) (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(cfgRaw[off:])), nil
+		}, nil)
+	})
+	if err != nil {
+		return PushedTag{}, err
 	}
 
 	raw, mediaType := origRaw, img.ManifestMediaType
@@ -259,18 +264,37 @@ func (e *Engine) pushLayers(ctx context.Context, repo *client.Repository, jobs [
 // pushLayer makes the registry hold the layer: already there, mounted, or
 // uploaded, retried as a whole when a transfer fails for good.
 func (e *Engine) pushLayer(ctx context.Context, repo *client.Repository, j *pushJob, send ProgressFunc) error {
+	err := retryPush(ctx, j.id, send, func() error { return e.pushLayerOnce(ctx, repo, j, send) })
+	if err != nil {
+		return err
+	}
+	// The registry accepted the blob: remember its digest even when
+	// another layer's failure is cancelling the push, so that the next
+	// push skips it.
+	ctx = context.WithoutCancel(ctx)
+	return e.store.Update(ctx, func(tx *store.Tx) error {
+		return tx.AddLayerBlob(ctx, store.LayerBlob{DiffID: j.layer.DiffID, Blob: j.out.Digest, MediaType: j.out.MediaType, Size: j.out.Size, Registry: repo.Name()})
+	})
+}
+
+// retryPush runs push until it succeeds, up to maxLayerAttempts times
+// while it fails in a way another attempt may fix: a transfer (after the
+// client's own retries), or bytes the registry found damaged (the local
+// blob was verified, or is compressed anew, each time).
+func retryPush(ctx context.Context, id string, send ProgressFunc, push func() error) error {
 	delay := layerRetryDelay
 	for attempt := 1; ; attempt++ {
-		err := e.pushLayerOnce(ctx, repo, j, send)
+		err := push()
 		if err == nil {
-			return e.store.Update(ctx, func(tx *store.Tx) error {
-				return tx.AddLayerBlob(ctx, store.LayerBlob{DiffID: j.layer.DiffID, Blob: j.out.Digest, MediaType: j.out.MediaType, Size: j.out.Size, Registry: repo.Name()})
-			})
+			return nil
 		}
-		if attempt >= maxLayerAttempts || ctx.Err() != nil || !client.IsTransient(err) {
+		retry := client.IsTransient(err) || errors.Is(err, errdefs.ErrDigestMismatch)
+		if attempt >= maxLayerAttempts || ctx.Err() != nil || !retry {
 			return err
 		}
-		send.send(Progress{ID: j.id, Status: fmt.Sprintf("Retrying in %d second%s", int(delay.Seconds()), plural(int(delay.Seconds())))})
+		if id != "" {
+			send.send(Progress{ID: id, Status: fmt.Sprintf("Retrying in %d second%s", int(delay.Seconds()), plural(int(delay.Seconds())))})
+		}
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -284,8 +308,10 @@ func (e *Engine) pushLayer(ctx context.Context, repo *client.Repository, j *push
 
 func (e *Engine) pushLayerOnce(ctx context.Context, repo *client.Repository, j *pushJob, send ProgressFunc) error {
 	host, _, _ := strings.Cut(repo.Name(), "/")
-	// Blobs the registry may hold already: the one the image came with, and
-	// those earlier pushes to this repository left.
+	// Blobs the registry may hold already: the one the image came with,
+	// those earlier pushes to this repository left, and the compressed one
+	// the store keeps (an earlier push may have got it there without
+	// living to remember it).
 	var here []ocispec.Descriptor
 	if j.orig != nil {
 		here = append(here, *j.orig)
@@ -298,6 +324,10 @@ func (e *Engine) pushLayerOnce(ctx context.Context, repo *client.Repository, j *
 		case strings.HasPrefix(lb.Registry, host+"/"):
 			mounts = append(mounts, lb)
 		}
+	}
+	local := e.localCompressed(j)
+	if local != nil {
+		here = append(here, *local)
 	}
 	seen := map[digest.Digest]bool{}
 	for _, d := range here {
@@ -332,7 +362,7 @@ func (e *Engine) pushLayerOnce(ctx context.Context, repo *client.Repository, j *
 		}
 		break
 	}
-	if local := e.localCompressed(j); local != nil {
+	if local != nil {
 		return e.uploadStored(ctx, repo, up, j, *local, send)
 	}
 	return e.uploadCompressed(ctx, repo, up, j, send)

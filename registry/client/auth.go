@@ -205,7 +205,7 @@ func (c *Client) fetchToken(ctx context.Context, host string, ch challenge, scop
 			req.SetBasicAuth(user, pass)
 		}
 		return req, nil
-	}, true)
+	}, true, 0)
 	if err != nil {
 		return "", 0, err
 	}
@@ -258,7 +258,7 @@ func (c *Client) Login(ctx context.Context, host, user, password string) error {
 				req.SetBasicAuth(user, password)
 			}
 			return req, err
-		}, true)
+		}, true, 0)
 		if err != nil {
 			return err
 		}

@@ -26,7 +26,7 @@ func (r *Repository) StatBlob(ctx context.Context, d digest.Digest) (int64, erro
 	if err != nil {
 		return 0, err
 	}
-	resp, err := r.send(ctx, request{method: http.MethodHead, url: u})
+	resp, err := r.send(ctx, request{method: http.MethodHead, url: u, watch: true})
 	if err != nil {
 		return 0, err
 	}
@@ -156,7 +156,7 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		}
 		switch {
 		case stalled:
-			err = fmt.Errorf("no data for %s", b.r.c.opts.StallTimeout)
+			err = fmt.Errorf("%w: no data for %s", ErrStalled, b.r.c.opts.StallTimeout)
 		case err == io.EOF:
 			err = fmt.Errorf("body ended after %d of %d bytes: %w", b.pos, b.desc.Size, io.ErrUnexpectedEOF)
 		}
@@ -233,7 +233,7 @@ func (b *blobReader) openOnce() error {
 		select {
 		case <-stalled:
 			if b.ctx.Err() == nil {
-				return &NetworkError{Op: "GET blob " + b.desc.Digest.String(), Err: fmt.Errorf("no answer for %s", b.r.c.opts.StallTimeout), Temporary: true}
+				return &NetworkError{Op: "GET blob " + b.desc.Digest.String(), Err: fmt.Errorf("%w: no answer for %s", ErrStalled, b.r.c.opts.StallTimeout), Temporary: true}
 			}
 		default:
 		}
@@ -290,7 +290,7 @@ func (b *blobReader) get(ctx context.Context) (*http.Response, error) {
 				}
 			}
 			return req, err
-		}, true)
+		}, true, 0)
 	}
 	u, err := b.r.url(ctx, "/v2/"+b.r.Path+"/blobs/"+b.desc.Digest.String(), nil)
 	if err != nil {

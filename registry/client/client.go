@@ -55,8 +55,10 @@ type Options struct {
 	Retries int
 	// Backoff is the first retry's delay, doubled each time; default 250ms.
 	Backoff time.Duration
-	// StallTimeout ends a transfer that has received nothing for this long
-	// (it is then resumed); default 30s.
+	// StallTimeout ends a transfer that has moved nothing for this long
+	// (it is then resumed): a download receiving nothing, an upload whose
+	// body is not taken; a registry gets twice that to answer an upload.
+	// Default 30s.
 	StallTimeout time.Duration
 	// ChunkSize is the size of upload chunks when the length is not known
 	// in advance; default 8 MiB.
@@ -237,7 +239,7 @@ func (c *Client) ping(ctx context.Context, host string, h *hostState) error {
 		u := t.scheme + "://" + host + "/v2/"
 		resp, err := c.roundTrip(ctx, t.client, func() (*http.Request, error) {
 			return c.newRequest(ctx, http.MethodGet, u, nil)
-		}, true)
+		}, true, 0)
 		if err != nil {
 			lastErr = err
 			if i+1 < len(tries) && isTLSMismatch(err) {
@@ -292,6 +294,10 @@ type request struct {
 	scopes []string
 	// once turns off retries (an upload chunk, whose fate must be asked).
 	once bool
+	// watch ends the request when it makes no progress (see watchdog):
+	// pushes, whose body writes have no other timeout. Blob downloads
+	// watch themselves.
+	watch bool
 }
 
 // send makes an authorized call to a registry: a bearer token for the
@@ -332,7 +338,11 @@ func (c *Client) send(ctx context.Context, host string, r request) (*http.Respon
 			}
 			return req, nil
 		}
-		resp, err := c.roundTrip(ctx, h.http, build, replayable && !r.once)
+		var stall time.Duration
+		if r.watch {
+			stall = c.opts.StallTimeout
+		}
+		resp, err := c.roundTrip(ctx, h.http, build, replayable && !r.once, stall)
 		if err != nil {
 			return nil, err
 		}

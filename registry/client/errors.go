@@ -88,8 +88,12 @@ func IsNetwork(err error) bool {
 }
 
 // IsTransient reports a failure that may go away when tried again: a
-// temporary network error, or a registry's 5xx or 429.
+// temporary network error, a registry's 5xx or 429, or an upload out of
+// step with the registry (a new upload can succeed).
 func IsTransient(err error) bool {
+	if errors.Is(err, errOutOfStep) {
+		return true
+	}
 	var ne *NetworkError
 	if errors.As(err, &ne) {
 		return ne.Temporary

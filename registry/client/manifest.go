@@ -187,7 +187,7 @@ func (r *Repository) PutManifest(ctx context.Context, reference, mediaType strin
 	if err != nil {
 		return "", err
 	}
-	resp, err := r.send(ctx, request{method: http.MethodPut, url: u, body: raw, header: http.Header{"Content-Type": {mediaType}}})
+	resp, err := r.send(ctx, request{method: http.MethodPut, url: u, body: raw, header: http.Header{"Content-Type": {mediaType}}, watch: true})
 	if err != nil {
 		return "", err
 	}

@@ -34,7 +34,7 @@ func (r *Repository) StartUpload(ctx context.Context) (*Upload, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := r.send(ctx, request{method: http.MethodPost, url: u, header: http.Header{"Content-Length": {"0"}}})
+	resp, err := r.send(ctx, request{method: http.MethodPost, url: u, header: http.Header{"Content-Length": {"0"}}, watch: true})
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (r *Repository) Mount(ctx context.Context, d digest.Digest, from string) (m
 		return false, nil, err
 	}
 	scopes := []string{r.scope(), "repository:" + from + ":pull"}
-	resp, err := r.send(ctx, request{method: http.MethodPost, url: u, header: http.Header{"Content-Length": {"0"}}, scopes: scopes})
+	resp, err := r.send(ctx, request{method: http.MethodPost, url: u, header: http.Header{"Content-Length": {"0"}}, scopes: scopes, watch: true})
 	if err != nil {
 		return false, nil, err
 	}
@@ -136,7 +136,7 @@ func (u *Upload) patch(chunk []byte) error {
 	for attempt := 0; ; attempt++ {
 		skip := u.offset - start
 		if skip < 0 || skip > int64(len(chunk)) {
-			return fmt.Errorf("upload: the registry holds %d bytes, the chunk starts at %d: %w", u.offset, start, errdefs.ErrInvalid)
+			return fmt.Errorf("%w: it holds %d bytes, the chunk has %d from %d", errOutOfStep, u.offset, len(chunk), start)
 		}
 		if skip == int64(len(chunk)) {
 			return nil
@@ -146,16 +146,55 @@ func (u *Upload) patch(chunk []byte) error {
 		if err == nil {
 			return nil
 		}
-		if attempt >= u.r.c.opts.Retries || !IsTransient(err) || u.ctx.Err() != nil {
-			return err
+		if attempt >= u.r.c.opts.Retries || !resumable(err) || u.ctx.Err() != nil {
+			return stepError(err)
 		}
 		if err := sleep(u.ctx, u.r.c.backoff(attempt)); err != nil {
 			return err
 		}
-		if err := u.status(); err != nil {
+		if err := u.resync(); err != nil {
 			return err
 		}
 	}
+}
+
+// errOutOfStep marks an upload that cannot go on: the registry's copy is
+// not what was sent, or is gone. A request that failed on the way can land
+// after the client asked how much had arrived, and a closing PUT appends
+// its bytes without a range. A new upload can go on: IsTransient says so.
+var errOutOfStep = errors.New("upload out of step with the registry")
+
+// resumable reports a failed upload request worth asking the upload's
+// status and going on: a transient failure, or a range the registry
+// refused because an earlier request that failed on the way landed after
+// the client asked.
+func resumable(err error) bool {
+	return IsTransient(err) || rangeRefused(err)
+}
+
+func rangeRefused(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Code == "RANGE_INVALID" || e.Status == http.StatusRequestedRangeNotSatisfiable)
+}
+
+// stepError is the error of an upload request that gave up: a range
+// still refused, or an upload the registry no longer knows, mean the
+// upload is out of step.
+func stepError(err error) error {
+	if rangeRefused(err) || isUploadUnknown(err) {
+		return fmt.Errorf("%w: %w", errOutOfStep, err)
+	}
+	return err
+}
+
+func isUploadUnknown(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Code == "BLOB_UPLOAD_UNKNOWN" || e.Code == "" && e.Status == http.StatusNotFound)
+}
+
+// resync asks the registry how much of the upload it has.
+func (u *Upload) resync() error {
+	return stepError(u.status())
 }
 
 // send PATCHes or PUTs data at u.offset and follows the new location.
@@ -168,7 +207,7 @@ func (u *Upload) send(method, loc string, data []byte, withRange bool) error {
 	if body == nil {
 		body = []byte{}
 	}
-	resp, err := u.r.send(u.ctx, request{method: method, url: loc, body: body, header: h, once: true})
+	resp, err := u.r.send(u.ctx, request{method: method, url: loc, body: body, header: h, once: true, watch: true})
 	if err != nil {
 		return err
 	}
@@ -189,7 +228,7 @@ func (u *Upload) send(method, loc string, data []byte, withRange bool) error {
 
 // status asks the registry how many bytes of the upload it has.
 func (u *Upload) status() error {
-	resp, err := u.r.send(u.ctx, request{method: http.MethodGet, url: u.location})
+	resp, err := u.r.send(u.ctx, request{method: http.MethodGet, url: u.location, watch: true})
 	if err != nil {
 		return err
 	}
@@ -207,45 +246,101 @@ func (u *Upload) status() error {
 	}
 	_, end, ok := strings.Cut(strings.TrimPrefix(rng, "bytes="), "-")
 	n, err := strconv.ParseInt(end, 10, 64)
-	if !ok || err != nil {
+	if !ok || err != nil || n < 0 {
 		return fmt.Errorf("registry gave an upload range %q: %w", rng, errdefs.ErrInvalid)
+	}
+	if n == 0 {
+		// Registries (distribution, berth hub) answer "0-0" for an empty
+		// upload as for one of a byte: an inclusive range cannot say
+		// nothing. Nothing is the likely one, unless a byte was confirmed
+		// before: a request that fails leaves nothing or more than a byte.
+		u.offset = min(u.offset, 1)
+		return nil
 	}
 	u.offset = n + 1
 	return nil
 }
 
-// Commit sends what is buffered and closes the upload as blob d. If the
-// answer is lost, a HEAD tells whether the blob arrived.
+// Commit sends what is buffered and closes the upload as blob d. When the
+// PUT fails on the way, the blob may have arrived with only the answer
+// lost: a HEAD tells. If not, the registry says how much of the upload it
+// has, and the rest goes again.
 func (u *Upload) Commit(d digest.Digest) error {
 	if u.err != nil {
 		return u.err
 	}
+	start := u.offset // what the registry had before the buffered bytes
+	var err error
+	for attempt := 0; ; attempt++ {
+		skip := u.offset - start
+		if skip < 0 || skip > int64(len(u.buf)) {
+			err = fmt.Errorf("%w: it holds %d bytes, the last %d start at %d", errOutOfStep, u.offset, len(u.buf), start)
+			break
+		}
+		rest := u.buf[skip:]
+		err = nil
+		if attempt > 0 && len(rest) > 0 {
+			// The first time, the last bytes go with the PUT, without
+			// Content-Range, which the spec asks only of PATCH. Again, they
+			// go with a range, so that a registry that got some of them
+			// meanwhile refuses them rather than appending them twice.
+			err = u.send(http.MethodPatch, u.location, rest, true)
+			rest = nil
+		}
+		if err == nil {
+			if err = u.put(d, rest); err == nil {
+				u.buf = nil
+				return nil
+			}
+		}
+		// The answer may be what was lost, or an earlier PUT that failed on
+		// the way may have landed since and closed the upload: the blob is
+		// there.
+		if (resumable(err) || isUploadUnknown(err)) && u.ctx.Err() == nil {
+			if _, serr := u.r.StatBlob(u.ctx, d); serr == nil {
+				u.buf = nil
+				return nil
+			}
+		}
+		if attempt >= u.r.c.opts.Retries || !resumable(err) || u.ctx.Err() != nil {
+			break
+		}
+		if serr := sleep(u.ctx, u.r.c.backoff(attempt)); serr != nil {
+			err = serr
+			break
+		}
+		// Without knowing what the registry has, nothing can be sent
+		// again safely.
+		if serr := u.resync(); serr != nil {
+			// The upload may be gone because the PUT closed it meanwhile,
+			// after the HEAD above.
+			if _, herr := u.r.StatBlob(u.ctx, d); herr == nil {
+				u.buf = nil
+				return nil
+			}
+			err = serr
+			break
+		}
+	}
+	return fmt.Errorf("uploading blob %s: %w", d, stepError(err))
+}
+
+// put closes the upload as blob d with data as its last bytes.
+func (u *Upload) put(d digest.Digest, data []byte) error {
 	loc, err := url.Parse(u.location)
 	if err != nil {
-		return err
+		return fmt.Errorf("registry gave an invalid upload location: %w", errdefs.ErrInvalid)
 	}
 	q := loc.Query()
 	q.Set("digest", d.String())
 	loc.RawQuery = q.Encode()
-	// The last bytes go with the PUT, without Content-Range, which the spec
-	// asks only of PATCH.
-	err = u.send(http.MethodPut, loc.String(), u.buf, false)
-	if err != nil && IsTransient(err) {
-		if _, serr := u.r.StatBlob(u.ctx, d); serr == nil {
-			return nil
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("uploading blob %s: %w", d, err)
-	}
-	u.buf = nil
-	return nil
+	return u.send(http.MethodPut, loc.String(), data, false)
 }
 
 // Cancel abandons the upload.
 func (u *Upload) Cancel() {
 	ctx := context.WithoutCancel(u.ctx)
-	resp, err := u.r.c.send(ctx, u.r.Host, request{method: http.MethodDelete, url: u.location, scopes: []string{u.r.scope()}, once: true})
+	resp, err := u.r.c.send(ctx, u.r.Host, request{method: http.MethodDelete, url: u.location, scopes: []string{u.r.scope()}, once: true, watch: true})
 	if err == nil {
 		drain(resp)
 	}
@@ -295,15 +390,19 @@ func (r *Repository) PushBlob(ctx context.Context, desc ocispec.Descriptor, up *
 		if err == nil {
 			break
 		}
-		if attempt >= r.c.opts.Retries || !IsTransient(err) || ctx.Err() != nil {
+		if attempt >= r.c.opts.Retries || !resumable(err) || ctx.Err() != nil {
 			up.Cancel()
-			return err
+			return stepError(err)
 		}
 		if err := sleep(ctx, r.c.backoff(attempt)); err != nil {
 			return err
 		}
-		if err := up.status(); err != nil {
+		if err := up.resync(); err != nil {
 			return err
+		}
+		if up.offset > desc.Size {
+			up.Cancel()
+			return fmt.Errorf("%w: it holds %d bytes of a %d-byte blob", errOutOfStep, up.offset, desc.Size)
 		}
 	}
 	return up.Commit(desc.Digest)
@@ -322,7 +421,7 @@ func (r *Repository) patchStream(ctx context.Context, up *Upload, desc ocispec.D
 	}
 	h := http.Header{"Content-Type": {"application/octet-stream"},
 		"Content-Range": {fmt.Sprintf("%d-%d", up.offset, desc.Size-1)}}
-	resp, err := r.send(ctx, request{method: http.MethodPatch, url: up.location, stream: body, length: n, header: h, once: true})
+	resp, err := r.send(ctx, request{method: http.MethodPatch, url: up.location, stream: body, length: n, header: h, once: true, watch: true})
 	if err != nil {
 		return err
 	}
