@@ -69,6 +69,11 @@ type Config struct {
 	GCInterval   time.Duration
 	GCGrace      time.Duration
 	UploadMaxAge time.Duration
+	// UploadIdleTimeout is how long an upload's request body may send
+	// nothing before the hub drops it (default 2 minutes): the upload is
+	// locked while its body arrives, and a client gone without closing its
+	// connection would otherwise hold it until TCP keepalive notices.
+	UploadIdleTimeout time.Duration
 
 	// ChangePoll is how often the change log is read (default 1 second).
 	ChangePoll time.Duration
@@ -137,6 +142,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	setDefault(&cfg.GCInterval, time.Hour)
 	setDefault(&cfg.GCGrace, time.Hour)
 	setDefault(&cfg.UploadMaxAge, 24*time.Hour)
+	setDefault(&cfg.UploadIdleTimeout, 2*time.Minute)
 	setDefault(&cfg.ChangePoll, time.Second)
 	setDefault(&cfg.SignInWindow, 15*time.Minute)
 	setDefault(&cfg.SignInBackoff, 15*time.Minute)

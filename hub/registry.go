@@ -266,7 +266,7 @@ func (h *Hub) appendChunk(w http.ResponseWriter, r *http.Request, rt route, u bl
 			return false
 		}
 	}
-	n, err := u.Append(r.Context(), r.Body)
+	n, err := u.Append(r.Context(), h.uploadBody(w, r))
 	if err != nil {
 		writeError(w, r, newError(codeBlobUploadInvalid, err.Error()))
 		return false
@@ -276,6 +276,27 @@ func (h *Hub) appendChunk(w http.ResponseWriter, r *http.Request, rt route, u bl
 		return false
 	}
 	return true
+}
+
+// uploadBody is r's body with an idle deadline renewed before every read,
+// so a stalled upload fails (and frees its lock) after UploadIdleTimeout
+// while a slow but moving one runs as long as it needs. The server sets its
+// own deadline again for the connection's next request.
+func (h *Hub) uploadBody(w http.ResponseWriter, r *http.Request) io.Reader {
+	return idleReader{rc: http.NewResponseController(w), r: r.Body, idle: h.cfg.UploadIdleTimeout}
+}
+
+type idleReader struct {
+	rc   *http.ResponseController
+	r    io.Reader
+	idle time.Duration
+}
+
+func (b idleReader) Read(p []byte) (int, error) {
+	// An error means the connection cannot take deadlines (an in-process
+	// test server's may not); the body is then read as it is.
+	_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	return b.r.Read(p)
 }
 
 // parseContentRange parses "start-end", with or without a "bytes " prefix.
@@ -340,7 +361,7 @@ func (h *Hub) startUpload(w http.ResponseWriter, r *http.Request, rt route) {
 			writeError(w, r, newError(codeDigestInvalid, err.Error()))
 			return
 		}
-		if _, err := u.Append(ctx, r.Body); err != nil {
+		if _, err := u.Append(ctx, h.uploadBody(w, r)); err != nil {
 			_ = u.Cancel(ctx)
 			writeError(w, r, newError(codeBlobUploadInvalid, err.Error()))
 			return
