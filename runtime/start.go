@@ -317,7 +317,9 @@ func copyUp(root string, mp MountPoint) error {
 // already gone (after a crash or a reboot) and leaves nothing mounted
 // under the container's directory.
 func (m *Manager) teardown(ctx context.Context, c *Container) error {
-	err := errors.Join(m.unmount(c), m.disconnect(ctx, c))
+	// Scrub: a start killed between attaching and recording it left a
+	// network the record does not name.
+	err := errors.Join(m.unmount(c), m.disconnect(ctx, c), m.net.Scrub(ctx, c.ID))
 	// runc keeps a stopped container's state until it is deleted.
 	if _, serr := os.Stat(filepath.Join(m.runc.Root, c.ID)); serr == nil {
 		err = errors.Join(err, m.runc.Delete(ctx, c.ID, true))
