@@ -173,6 +173,18 @@ func (m *Manager) write(c *Container, durable bool) error {
 
 // lock takes container id's lock, held across a change of its state.
 func (m *Manager) lock(id string) (func(), error) {
+	f, err := m.lockFile(id)
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// lockFile takes container id's lock and returns the open lock file:
+// closing it lets the lock go. The lock is flock(2)'s, which belongs to
+// the open file, so a copy of the descriptor handed to another process
+// (the shim) holds it too, until every copy is closed.
+func (m *Manager) lockFile(id string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(m.containerDir(id), lockFile), os.O_RDWR|os.O_CREATE, 0o600)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", id)
@@ -184,7 +196,7 @@ func (m *Manager) lock(id string) (func(), error) {
 		f.Close()
 		return nil, fmt.Errorf("lock container %s: %w", id, err)
 	}
-	return func() { f.Close() }, nil
+	return f, nil
 }
 
 // resolve turns a reference (full ID, name, or unique ID prefix, in

@@ -13,11 +13,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/runtime/crashpoint"
 	"github.com/berth-dev/berth/runtime/runc"
 	"github.com/berth-dev/berth/runtime/shim"
 )
@@ -120,7 +122,7 @@ func receiveStart(ctl *net.UnixConn) (*shimStart, []*os.File, error) {
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		return nil, nil, err
 	}
-	want := len(cfg.Shim.Ports)
+	want := 1 + len(cfg.Shim.Ports) // the container's lock, the ports
 	if cfg.Shim.Attached {
 		want++
 	}
@@ -149,9 +151,10 @@ func receiveStart(ctl *net.UnixConn) (*shimStart, []*os.File, error) {
 }
 
 // run hands the prepared container to its shim and waits until it runs or
-// has failed to. ports are the published ports' sockets; with st the caller
-// is attached from the start.
-func (m *Manager) run(p *shimProcess, c *Container, ports []*os.File, st *Streams) (*Session, error) {
+// has failed to. lock holds the container's lock, which the shim holds too
+// until the container runs (see start); ports are the published ports'
+// sockets; with st the caller is attached from the start.
+func (m *Manager) run(p *shimProcess, c *Container, lock *os.File, ports []*os.File, st *Streams) (*Session, error) {
 	defer p.ctl.Close()
 	target := ""
 	if ep := c.NetworkSettings.Endpoint; ep != nil {
@@ -176,7 +179,7 @@ func (m *Manager) run(p *shimProcess, c *Container, ports []*os.File, st *Stream
 		},
 	}
 	var local *os.File
-	files := ports
+	files := append([]*os.File{lock}, ports...)
 	if st != nil {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
@@ -185,9 +188,12 @@ func (m *Manager) run(p *shimProcess, c *Container, ports []*os.File, st *Stream
 		local = os.NewFile(uintptr(fds[0]), "attach")
 		remote := os.NewFile(uintptr(fds[1]), "attach-shim")
 		defer remote.Close()
-		files = append([]*os.File{remote}, ports...)
+		files = append([]*os.File{lock, remote}, ports...)
 	}
 	err := p.configure(cfg, files)
+	if err == nil {
+		crashpoint.Hit("start-configured")
+	}
 	for _, f := range ports {
 		f.Close()
 	}
@@ -274,6 +280,13 @@ func ShimMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "shim: read configuration:", err)
 		return 2
 	}
+	// The starter's hold on the container's lock: kept until the
+	// container is recorded as running, or has failed to start, so that a
+	// starter killed meanwhile leaves the container to this shim alone.
+	held := files[0]
+	release := sync.OnceFunc(func() { held.Close() })
+	defer release()
+	files = files[1:]
 	var first net.Conn
 	ports := files
 	if cfg.Shim.Attached {
@@ -302,9 +315,14 @@ func ShimMain(args []string) int {
 				Status: StatusRunning, Running: true, Pid: pid, StartedAt: time.Now().UTC(),
 				Shim: &ShimProcess{Pid: self, StartTime: start, BootID: m.bootID},
 			}
-			// The starter holds the container's lock while it waits for us.
-			// Not synced: after a crash no container runs anyway.
-			return m.write(c, false)
+			crashpoint.Hit("shim-started")
+			// The starter and this shim hold the container's lock. Not
+			// synced: after a crash no container runs anyway.
+			err := m.write(c, false)
+			// Let go before anything else can happen: Exited takes the
+			// lock anew.
+			release()
+			return err
 		},
 		Exited: func(code int, at time.Time, notify func()) {
 			if err := m.exited(ctx, c.ID, code, at, notify); err != nil {
