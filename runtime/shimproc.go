@@ -340,21 +340,17 @@ func ShimMain(args []string) int {
 // exited records the end of a container's run and tears it down; an --rm
 // container is removed. The attached clients are told (notify) as soon as
 // the record is final and nothing is mounted; the slower cleanup (the
-// network, runc's state, an --rm container's files) follows, still under
-// the lock, so a new start or a removal waits for it. The record keeps the
-// network endpoint until it is given back, so that a crash in between
-// leaves it to the next teardown.
+// network, runc's state, an --rm container's files and volumes) follows,
+// still under the lock, so a new start or a removal waits for it. The
+// record keeps the network endpoint until it is given back, so that a
+// crash in between leaves it to the next teardown (or, for an --rm
+// container, to the listing that finishes its removal).
 func (m *Manager) exited(ctx context.Context, id string, code int, at time.Time, notify func()) error {
 	unlock, err := m.lock(id)
 	if err != nil {
 		return err
 	}
-	locked := true
-	defer func() {
-		if locked {
-			unlock()
-		}
-	}()
+	defer unlock()
 	c, err := m.load(id)
 	if err != nil {
 		return err
@@ -366,11 +362,20 @@ func (m *Manager) exited(ctx context.Context, id string, code int, at time.Time,
 	c.State = State{Status: StatusExited, ExitCode: code, StartedAt: c.State.StartedAt, FinishedAt: at.UTC()}
 	var gone string
 	if c.HostConfig.AutoRemove && len(errs) == 0 {
-		if gone, err = m.unlink(c); err != nil {
+		// --rm removes the anonymous volumes too, as Docker's does.
+		err := markRemoveVolumes(c.dir)
+		if err == nil {
+			gone, err = m.unlink(c)
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
-	} else if err := m.save(c); err != nil {
-		errs = append(errs, err)
+		crashpoint.Hit("exited-unlinked")
+	}
+	if gone == "" {
+		if err := m.save(c); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	notify()
 	if c.NetworkSettings.Endpoint != nil {
@@ -384,12 +389,7 @@ func (m *Manager) exited(ctx context.Context, id string, code int, at time.Time,
 		errs = append(errs, err)
 	}
 	if gone != "" {
-		if err := os.RemoveAll(gone); err != nil {
-			errs = append(errs, err)
-		}
-		unlock()
-		locked = false
-		errs = append(errs, m.removeAnonymous(ctx, c))
+		errs = append(errs, m.finishRemoval(ctx, c, gone, true))
 	}
 	return errors.Join(errs...)
 }

@@ -85,8 +85,7 @@ func (m *Manager) Start(ctx context.Context, ref string, st *Streams) (*Session,
 // start runs the container; the caller holds its lock, in lock, which
 // goes to the shim with the configuration: if this process is killed after
 // handing the container over, the shim holds the lock until it has
-// recorded the container as running, so nothing that takes the lock (a
-// removal, a cleanup) finds it half started.
+// recorded the container as running, and no reaper tears it down first.
 func (m *Manager) start(ctx context.Context, c *Container, st *Streams, lock *os.File) (*Session, error) {
 	// The shim starts first and comes up while the container is set up.
 	p, err := m.startShim(c)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/runtime/crashpoint"
 	"github.com/berth-dev/berth/runtime/shim"
 )
 
@@ -226,59 +227,79 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 // remove deletes a stopped container's directory, name and, with volumes,
 // its anonymous volumes.
 func (m *Manager) remove(ctx context.Context, id string, volumes bool) error {
-	c, err := m.removeLocked(ctx, id)
-	if err != nil || c == nil || !volumes {
-		return err
-	}
-	// After the container's lock is let go: the volume lock is never
-	// taken while holding a container's.
-	return m.removeAnonymous(ctx, c)
-}
-
-func (m *Manager) removeLocked(ctx context.Context, id string) (*Container, error) {
 	unlock, err := m.lock(id)
 	if errdefs.IsNotFound(err) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer unlock()
 	c, err := m.load(id)
 	if errdefs.IsNotFound(err) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if c.State.Running && m.shimAlive(c.State.Shim) {
-		return nil, errdefs.Newf(errdefs.ErrConflict, "You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
+		return errdefs.Newf(errdefs.ErrConflict, "You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
 	}
 	if err := m.teardown(ctx, c); err != nil {
-		return nil, fmt.Errorf("remove container %s: %w", c.ShortID(), err)
+		return fmt.Errorf("remove container %s: %w", c.ShortID(), err)
+	}
+	crashpoint.Hit("remove-teardown")
+	if volumes {
+		if err := markRemoveVolumes(c.dir); err != nil {
+			return fmt.Errorf("remove container %s: %w", c.ShortID(), err)
+		}
 	}
 	gone, err := m.unlink(c)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := os.RemoveAll(gone); err != nil {
-		return nil, fmt.Errorf("remove container %s: %w", c.ShortID(), err)
-	}
-	return c, nil
+	crashpoint.Hit("remove-unlinked")
+	return m.finishRemoval(ctx, c, gone, volumes)
 }
 
-// unlink takes a torn-down container out of sight: its directory is renamed
-// away (so a crash midway leaves no half-container behind) and its name is
-// freed. The caller deletes the returned directory; nothing is mounted in
-// it, as teardown has checked, so the deletion never reaches through a
-// mount.
+// removeVolumesFile marks a container whose anonymous volumes go with it
+// (rm -v, --rm, a create that failed): a removal killed midway is
+// finished with them.
+const removeVolumesFile = "remove-volumes"
+
+func markRemoveVolumes(dir string) error {
+	return os.WriteFile(filepath.Join(dir, removeVolumesFile), nil, 0o600)
+}
+
+// unlink takes a torn-down container out of sight: its directory is
+// renamed away, so a crash midway leaves no half-container behind but a
+// .rm- directory that the next listing deletes, and its name is freed.
+// The caller deletes the returned directory (finishRemoval); nothing is
+// mounted in it, as teardown has checked, so the deletion never reaches
+// through a mount.
 func (m *Manager) unlink(c *Container) (string, error) {
-	gone := filepath.Join(m.dir, ".rm-"+c.ID)
+	gone := filepath.Join(m.dir, rmPrefix+c.ID)
 	if err := os.Rename(c.dir, gone); err != nil {
 		return "", fmt.Errorf("remove container %s: %w", c.ShortID(), err)
 	}
 	m.releaseName(c.Name, c.ID)
 	return gone, nil
+}
+
+// finishRemoval removes c's anonymous volumes if asked, then deletes gone,
+// its directory out of sight. The volumes go first, while the directory
+// still says which they are. The caller holds c's lock: taking the volume
+// lock meanwhile cannot deadlock, since nobody waits for the lock of a
+// container out of sight (reapers only try it).
+func (m *Manager) finishRemoval(ctx context.Context, c *Container, gone string, volumes bool) error {
+	var errs []error
+	if volumes {
+		errs = append(errs, m.removeAnonymous(ctx, c))
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		errs = append(errs, fmt.Errorf("remove container %s: %w", c.ShortID(), err))
+	}
+	return errors.Join(errs...)
 }
 
 // removeAnonymous removes the anonymous volumes c used, unless another
