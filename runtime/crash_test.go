@@ -581,3 +581,41 @@ func TestAutoRemoveShimKilled(t *testing.T) {
 	}
 	checkTidy(t, m, list) // its anonymous volume went too, as --rm's do
 }
+
+// An --rm container whose shim died is removed by the listing that finds
+// it, and a volume command lists under the volume lock: the removal must
+// not wait for that lock, held by its own caller.
+func TestAutoRemoveFoundByAVolumeCommand(t *testing.T) {
+	ctx := context.Background()
+	m, _ := crashManager(t, "")
+	o := busybox("sleep", "1000")
+	o.AutoRemove = true
+	o.Volumes = []string{"/scratch"}
+	c := startDetached(t, m, o)
+	syscall.Kill(c.State.Shim.Pid, syscall.SIGKILL)
+	gone(t, c.State.Shim.Pid)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := m.PruneVolumes(ctx, false)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("volume prune hangs on an --rm container whose shim died")
+	}
+	list, err := m.List(ctx)
+	if err != nil || len(list) != 0 {
+		t.Fatalf("after volume prune: %v %v", list, err)
+	}
+	if got := leftBehind(t, m, c.ID); len(got) > 0 {
+		t.Errorf("left: %v", got)
+	}
+	checkTidy(t, m, list)
+	if vols, _ := m.Volumes().List(); len(vols) != 0 {
+		t.Errorf("volumes left: %v", vols)
+	}
+}

@@ -253,11 +253,8 @@ func (m *Manager) purge(ctx context.Context, dir, id string) error {
 	if err := m.teardown(ctx, c); err != nil {
 		return fmt.Errorf("clean up container %s: %w", id[:12], err)
 	}
-	for _, v := range anon {
-		if m.volumeInUse(v, id) {
-			continue
-		}
-		if err := m.volumes.Remove(v); err != nil && !errdefs.IsNotFound(err) {
+	if len(anon) > 0 {
+		if err := m.removeAnonymousLocked(c); err != nil {
 			return fmt.Errorf("clean up container %s: %w", id[:12], err)
 		}
 	}

@@ -389,7 +389,7 @@ func (m *Manager) exited(ctx context.Context, id string, code int, at time.Time,
 		errs = append(errs, err)
 	}
 	if gone != "" {
-		errs = append(errs, m.finishRemoval(ctx, c, gone, true))
+		errs = append(errs, m.finishRemoval(ctx, c, gone, removeVolumes))
 	}
 	return errors.Join(errs...)
 }

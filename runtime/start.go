@@ -77,7 +77,7 @@ func (m *Manager) Start(ctx context.Context, ref string, st *Streams) (*Session,
 	sess, err := m.start(ctx, c, st, lock)
 	lock.Close()
 	if err != nil && c.HostConfig.AutoRemove {
-		_ = m.remove(context.WithoutCancel(ctx), c.ID, true)
+		_ = m.remove(context.WithoutCancel(ctx), c.ID, removeVolumes)
 	}
 	return sess, err
 }

@@ -212,7 +212,11 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 				return err
 			}
 		}
-		err := m.remove(ctx, c.ID, o.Volumes)
+		volumes := keepVolumes
+		if o.Volumes {
+			volumes = removeVolumes
+		}
+		err := m.remove(ctx, c.ID, volumes)
 		if !errdefs.IsConflict(err) || !o.Force || try == 3 {
 			return err
 		}
@@ -224,9 +228,24 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 	}
 }
 
-// remove deletes a stopped container's directory, name and, with volumes,
-// its anonymous volumes.
-func (m *Manager) remove(ctx context.Context, id string, volumes bool) error {
+// volumePolicy is what a removal does with the container's anonymous
+// volumes.
+type volumePolicy int
+
+const (
+	keepVolumes volumePolicy = iota
+	// removeVolumes waits for the volume lock.
+	removeVolumes
+	// removeVolumesIfFree does not: its caller may be a listing under the
+	// volume lock (volume prune and rm list the containers). If the lock
+	// is held, the container is left out of sight and marked, and a later
+	// listing finishes its removal.
+	removeVolumesIfFree
+)
+
+// remove deletes a stopped container's directory, name and, as volumes
+// says, its anonymous volumes.
+func (m *Manager) remove(ctx context.Context, id string, volumes volumePolicy) error {
 	unlock, err := m.lock(id)
 	if errdefs.IsNotFound(err) {
 		return nil
@@ -249,7 +268,7 @@ func (m *Manager) remove(ctx context.Context, id string, volumes bool) error {
 		return fmt.Errorf("remove container %s: %w", c.ShortID(), err)
 	}
 	crashpoint.Hit("remove-teardown")
-	if volumes {
+	if volumes != keepVolumes {
 		if err := markRemoveVolumes(c.dir); err != nil {
 			return fmt.Errorf("remove container %s: %w", c.ShortID(), err)
 		}
@@ -286,20 +305,49 @@ func (m *Manager) unlink(c *Container) (string, error) {
 	return gone, nil
 }
 
-// finishRemoval removes c's anonymous volumes if asked, then deletes gone,
-// its directory out of sight. The volumes go first, while the directory
-// still says which they are. The caller holds c's lock: taking the volume
-// lock meanwhile cannot deadlock, since nobody waits for the lock of a
-// container out of sight (reapers only try it).
-func (m *Manager) finishRemoval(ctx context.Context, c *Container, gone string, volumes bool) error {
+// finishRemoval removes c's anonymous volumes as volumes says, then
+// deletes gone, its directory out of sight. The volumes go first, while
+// the directory still says which they are. The caller holds c's lock:
+// taking the volume lock meanwhile cannot deadlock with another process,
+// since nobody waits for the lock of a container out of sight (reapers
+// only try it).
+func (m *Manager) finishRemoval(ctx context.Context, c *Container, gone string, volumes volumePolicy) error {
 	var errs []error
-	if volumes {
+	switch volumes {
+	case removeVolumes:
 		errs = append(errs, m.removeAnonymous(ctx, c))
+	case removeVolumesIfFree:
+		unlock, ok, err := m.volumes.TryLock()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil // marked and out of sight: a later listing finishes
+		}
+		err = m.removeAnonymousLocked(c)
+		unlock()
+		if err != nil {
+			return err
+		}
 	}
 	if err := os.RemoveAll(gone); err != nil {
 		errs = append(errs, fmt.Errorf("remove container %s: %w", c.ShortID(), err))
 	}
 	return errors.Join(errs...)
+}
+
+// removeAnonymousLocked is removeAnonymous for a caller that holds the
+// volume lock; it reads the records as they are, without a listing.
+func (m *Manager) removeAnonymousLocked(c *Container) error {
+	for _, mp := range c.Mounts {
+		if !mp.Anonymous || m.volumeInUse(mp.Name, c.ID) {
+			continue
+		}
+		if err := m.volumes.Remove(mp.Name); err != nil && !errdefs.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
 }
 
 // removeAnonymous removes the anonymous volumes c used, unless another
@@ -331,7 +379,7 @@ func (m *Manager) Prune(ctx context.Context) ([]string, int64, error) {
 			continue
 		}
 		size := dirSize(filepath.Join(c.dir, "upper"))
-		if err := m.remove(ctx, c.ID, false); err != nil {
+		if err := m.remove(ctx, c.ID, keepVolumes); err != nil {
 			return ids, space, err
 		}
 		ids = append(ids, c.ID)
