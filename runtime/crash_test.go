@@ -449,6 +449,8 @@ func TestReapSparesAShimStarting(t *testing.T) {
 	ctx := context.Background()
 	pause := t.TempDir()
 	m, opts := crashManager(t, "shim-started:"+pause)
+	// Whatever happens, the shim goes on before the containers are removed.
+	t.Cleanup(func() { goOn(t, pause) })
 	o := busybox("sleep", "1000")
 	o.Network = "bridge"
 	killedAt(t, m, opts, "run", "start-configured", o, "")
