@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/runtime/crashpoint"
 	"github.com/berth-dev/berth/runtime/names"
 	"github.com/berth-dev/berth/store"
 )
@@ -35,9 +36,15 @@ import (
 // listing, rmi, image prune, df and check, forgets such refs unless a live
 // lease holds them (a create under way in another process); an --rm
 // container that its shim removed leaves its ref the same way and goes
-// the same way. The reverse, a runtime container without a ref, no berth
-// order leaves behind; should one appear (a store put back from a copy),
-// it is adopted while its layers are still in the store.
+// the same way. The runtime's own half-made containers (a create killed
+// before its container was renamed into place) are not containers: the
+// runtime's listing removes them, and their refs go as above. The
+// reverse, a runtime container without a ref, no berth order leaves
+// behind; should one appear (a store put back from a copy), it is adopted
+// while its layers are still in the store.
+//
+// RepairContainers (container prune, system check) also undoes what
+// killed starts and renames left; see runtime.Manager.Reap.
 //
 // Names belong to the runtime (it takes them atomically and renames); the
 // store's ref is keyed by the container's ID alone.
@@ -117,6 +124,7 @@ func (e *Engine) CreateContainer(ctx context.Context, o runtime.CreateOptions) (
 	if err != nil {
 		return nil, err
 	}
+	crashpoint.Hit("create-ref")
 	o.ID, o.ImageID, o.Layers, o.ImageConfig = id, r.ID.String(), dirs, cfg.Config
 	c, err := m.Create(ctx, o)
 	if err != nil {
@@ -125,6 +133,7 @@ func (e *Engine) CreateContainer(ctx context.Context, o runtime.CreateOptions) (
 		}
 		return nil, err
 	}
+	crashpoint.Hit("create-done")
 	return c, nil
 }
 
@@ -145,6 +154,7 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, o runtime.Remo
 	if err := m.Remove(ctx, c.ID, o); err != nil {
 		return "", err
 	}
+	crashpoint.Hit("remove-done")
 	return c.ID, e.forgetContainers(context.WithoutCancel(ctx), c.ID)
 }
 
@@ -165,6 +175,15 @@ func (e *Engine) ContainerGone(ctx context.Context, id string) error {
 // (container prune) and returns their IDs and the space their writable
 // layers took.
 func (e *Engine) PruneContainers(ctx context.Context, keep func(*runtime.Container) bool) ([]string, int64, error) {
+	// What killed berths left goes too, the stopped containers' mounts
+	// and networks first, so that their removal does not stumble on them.
+	done, err := e.RepairContainers(ctx)
+	for _, d := range done {
+		slog.Info("cleaned up after a killed berth", "what", d)
+	}
+	if err != nil {
+		slog.Warn("could not clean up all that killed berths left", "err", err)
+	}
 	list, err := e.Containers(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -225,6 +244,20 @@ func (e *Engine) SyncContainers(ctx context.Context) error {
 		return err
 	}
 	return e.syncRefs(ctx, m, list)
+}
+
+// RepairContainers undoes or finishes what berth processes killed midway
+// left in the runtime (see runtime.Manager.Reap), then brings the store's
+// refs in line. It returns what it did, one line each. Without a usable
+// runtime (no runc) there is nothing to repair.
+func (e *Engine) RepairContainers(ctx context.Context) ([]string, error) {
+	m, err := e.Runtime(ctx)
+	if err != nil {
+		slog.Debug("container runtime unavailable; nothing to repair", "err", err)
+		return nil, nil
+	}
+	done, err := m.Reap(ctx)
+	return done, errors.Join(err, e.SyncContainers(ctx))
 }
 
 // syncContainersOrWarn syncs before an image listing, rmi or check: a

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/opencontainers/go-digest"
 
@@ -57,8 +58,17 @@ func (e *Engine) DiskUsage(ctx context.Context) (DiskUsage, error) {
 	return du, e.containerUsage(ctx, &du)
 }
 
-// Check verifies the whole store; see store.Check.
+// Check verifies the whole store; see store.Check. It first repairs what
+// killed berths left among the containers (RepairContainers), and says
+// what it repaired as warnings: a crash left it, so it is not a problem
+// of the store, but the user learns that something was cut short.
 func (e *Engine) Check(ctx context.Context, progress func(string)) (store.CheckReport, error) {
-	e.syncContainersOrWarn(ctx)
+	done, err := e.RepairContainers(ctx)
+	for _, d := range done {
+		slog.Warn("repaired what a killed berth left", "what", d)
+	}
+	if err != nil {
+		slog.Warn("could not bring container records up to date", "err", err)
+	}
 	return e.store.Check(ctx, progress)
 }

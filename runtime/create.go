@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -14,11 +15,15 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
+	"github.com/berth-dev/berth/runtime/crashpoint"
 	"github.com/berth-dev/berth/runtime/names"
 	"github.com/berth-dev/berth/runtime/portproxy"
 	"github.com/berth-dev/berth/runtime/spec"
+	"github.com/berth-dev/berth/runtime/volume"
 )
 
 // CreateOptions are what `berth create` and `berth run` ask for. Fields left
@@ -77,31 +82,100 @@ type CreateOptions struct {
 // minMemory is Docker's smallest memory limit.
 const minMemory = 6 << 20
 
-// Create makes a container, ready to start.
+// Create makes a container, ready to start. The container appears whole
+// or not at all (see reap.go): it is built in a locked directory of its
+// own, and renamed into place once its record, name and volumes are
+// there; a create killed before that leaves what the next listing
+// removes.
 func (m *Manager) Create(ctx context.Context, o CreateOptions) (c *Container, err error) {
 	c, specs, err := m.newContainer(o)
 	if err != nil {
 		return nil, err
 	}
-	if err := m.reserveName(c, o.Name == ""); err != nil {
+	tmp, lock, err := m.makeDir(c.ID)
+	if err != nil {
 		return nil, err
 	}
-	dir := m.containerDir(c.ID)
-	c.dir = dir
-	c.LogPath = filepath.Join(dir, "container.log")
+	// After the rename the lock is the container's: held until the
+	// container is returned, so it cannot be started or removed half made.
+	defer lock.Close()
+	final := m.containerDir(c.ID)
+	c.dir = tmp
+	c.LogPath = filepath.Join(final, "container.log")
+	named := false
 	var anon []string
 	defer func() {
 		if err != nil {
-			os.RemoveAll(dir)
-			m.releaseName(c.Name, c.ID)
+			os.RemoveAll(tmp)
+			if named {
+				m.releaseName(c.Name, c.ID)
+			}
 			for _, v := range anon {
 				_ = m.volumes.Remove(v)
 			}
 		}
 	}()
-	if err := os.Mkdir(dir, 0o710); err != nil {
-		return nil, fmt.Errorf("create container directory: %w", err)
+	crashpoint.Hit("create-dir")
+	if err := m.reserveName(c, o.Name == ""); err != nil {
+		return nil, err
 	}
+	named = true
+	crashpoint.Hit("create-name")
+	// The record names the anonymous volumes before they are made, so
+	// that the reaper of a killed create knows which to remove.
+	anon = m.planVolumes(c, specs)
+	if err := m.save(c); err != nil {
+		return nil, err
+	}
+	crashpoint.Hit("create-record")
+	// Volumes are made, and the container put in place, under the
+	// volume store's lock, so a volume prune cannot remove a volume this
+	// container is taking.
+	unlock, err := m.volumes.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := m.makeVolumes(c); err != nil {
+		return nil, err
+	}
+	crashpoint.Hit("create-volumes")
+	if err := os.Rename(tmp, final); err != nil {
+		return nil, fmt.Errorf("create container %s: %w", c.ShortID(), err)
+	}
+	c.dir = final
+	// The container exists from here on, whatever happens; a sync that
+	// fails only weakens the promise across a power cut.
+	if err := syncDir(m.dir); err != nil {
+		slog.Warn("containers directory not synced", "err", err)
+	}
+	return c, nil
+}
+
+// makeDir makes the directory of container id under a temporary name,
+// with its lock taken: it is made as .mk-<id> and renamed to .new-<id>
+// once locked, so that a .new- directory with a free lock is always one
+// whose creator died.
+func (m *Manager) makeDir(id string) (string, *os.File, error) {
+	mk := filepath.Join(m.dir, mkPrefix+id)
+	if err := os.Mkdir(mk, 0o710); err != nil {
+		return "", nil, fmt.Errorf("create container directory: %w", err)
+	}
+	f, err := m.makeDirLocked(mk)
+	if err != nil {
+		os.RemoveAll(mk)
+		return "", nil, err
+	}
+	tmp := filepath.Join(m.dir, newPrefix+id)
+	if err := os.Rename(mk, tmp); err != nil {
+		f.Close()
+		os.RemoveAll(mk)
+		return "", nil, fmt.Errorf("create container directory: %w", err)
+	}
+	return tmp, f, nil
+}
+
+func (m *Manager) makeDirLocked(dir string) (*os.File, error) {
 	for _, d := range []string{"rootfs", "upper", "work", "mounts"} {
 		mode := os.FileMode(0o700)
 		if d == "upper" {
@@ -111,20 +185,29 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (c *Container, er
 			return nil, fmt.Errorf("create container directory: %w", err)
 		}
 	}
-	// Volumes are made, and the record written, under the store's lock,
-	// so a volume prune cannot remove a volume this container is taking.
-	unlock, err := m.volumes.Lock()
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create container directory: %w", err)
 	}
-	defer unlock()
-	if anon, err = m.addVolumes(c, specs); err != nil {
-		return nil, err
+	// Nobody else knows the directory yet: this never waits.
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock new container: %w", err)
 	}
-	if err := m.save(c); err != nil {
-		return nil, err
+	return f, nil
+}
+
+// syncDir makes the renames in dir durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
 	}
-	return c, nil
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // newContainer merges the options with the image config and checks them.
@@ -222,11 +305,16 @@ func (m *Manager) newContainer(o CreateOptions) (*Container, []VolumeSpec, error
 	cfg.ExposedPorts = slices.Sorted(maps.Keys(exposed))
 
 	var specs []VolumeSpec
+	dests := map[string]bool{}
 	for _, v := range o.Volumes {
 		vs, err := ParseVolume(v)
 		if err != nil {
 			return nil, nil, err
 		}
+		if dests[vs.Destination] {
+			return nil, nil, errdefs.Newf(errdefs.ErrInvalid, "Duplicate mount point: %s", vs.Destination)
+		}
+		dests[vs.Destination] = true
 		specs = append(specs, vs)
 	}
 	for p := range img.Volumes {
@@ -310,9 +398,10 @@ func (m *Manager) reserveName(c *Container, generate bool) error {
 			return fmt.Errorf("reserve name: %w", err)
 		}
 		// The name may belong to a container that is gone (a crash
-		// between removing the directory and the name).
+		// between removing the directory and the name, or a create killed
+		// before it finished).
 		if owner, rerr := os.Readlink(filepath.Join(m.dir, namesDir, c.Name)); rerr == nil {
-			if _, serr := os.Stat(m.containerDir(owner)); errors.Is(serr, fs.ErrNotExist) {
+			if !m.exists(owner) {
 				m.releaseName(c.Name, owner)
 				continue
 			}
@@ -334,33 +423,30 @@ func (m *Manager) releaseName(name, id string) {
 	}
 }
 
-// addVolumes turns the -v specs and the image's VOLUMEs into mount points,
-// making named volumes that do not exist yet and an anonymous volume for
-// each image VOLUME no -v covers. It returns the anonymous volumes made.
-func (m *Manager) addVolumes(c *Container, specs []VolumeSpec) ([]string, error) {
+// planVolumes turns the -v specs and the image's VOLUMEs into c's mount
+// points: the volumes named, and a new anonymous volume for each bare -v
+// and each image VOLUME no -v covers. It returns the anonymous volumes'
+// names; makeVolumes makes the volumes.
+func (m *Manager) planVolumes(c *Container, specs []VolumeSpec) []string {
 	var anon []string
 	seen := map[string]bool{}
-	for _, s := range specs {
-		if seen[s.Destination] {
-			return anon, errdefs.Newf(errdefs.ErrInvalid, "Duplicate mount point: %s", s.Destination)
-		}
-		seen[s.Destination] = true
-		mp := MountPoint{Destination: s.Destination, RW: !s.ReadOnly, NoCopy: s.NoCopy}
-		switch {
-		case s.Bind():
-			mp.Type, mp.Source = "bind", filepath.Clean(s.Source)
-		default:
-			v, err := m.volumes.Create(s.Source, nil)
-			if err != nil {
-				return anon, err
+	add := func(mp MountPoint) {
+		if mp.Type == "volume" {
+			if mp.Name == "" {
+				mp.Name, mp.Anonymous = names.ID(), true
+				anon = append(anon, mp.Name)
 			}
-			if s.Source == "" {
-				anon = append(anon, v.Name)
-				mp.Anonymous = true
-			}
-			mp.Type, mp.Name, mp.Source = "volume", v.Name, v.Mountpoint
+			mp.Source = m.volumes.Mountpoint(mp.Name)
 		}
 		c.Mounts = append(c.Mounts, mp)
+	}
+	for _, s := range specs {
+		seen[s.Destination] = true
+		mp := MountPoint{Destination: s.Destination, RW: !s.ReadOnly, NoCopy: s.NoCopy, Type: "volume", Name: s.Source}
+		if s.Bind() {
+			mp.Type, mp.Name, mp.Source = "bind", "", filepath.Clean(s.Source)
+		}
+		add(mp)
 	}
 	for _, dest := range c.Config.Volumes {
 		dest = filepath.Clean(dest)
@@ -368,12 +454,29 @@ func (m *Manager) addVolumes(c *Container, specs []VolumeSpec) ([]string, error)
 			continue
 		}
 		seen[dest] = true
-		v, err := m.volumes.Create("", nil)
-		if err != nil {
-			return anon, err
-		}
-		anon = append(anon, v.Name)
-		c.Mounts = append(c.Mounts, MountPoint{Type: "volume", Name: v.Name, Source: v.Mountpoint, Destination: dest, RW: true, Anonymous: true})
+		add(MountPoint{Type: "volume", Destination: dest, RW: true})
 	}
-	return anon, nil
+	return anon
+}
+
+// makeVolumes makes the volumes c's mount points name that do not exist
+// yet; the caller holds the volume store's lock.
+func (m *Manager) makeVolumes(c *Container) error {
+	for _, mp := range c.Mounts {
+		if mp.Type != "volume" {
+			continue
+		}
+		var labels map[string]string
+		if mp.Anonymous {
+			labels = map[string]string{volume.AnonymousLabel: ""}
+		}
+		v, err := m.volumes.Create(mp.Name, labels)
+		if err != nil {
+			return err
+		}
+		if v.Mountpoint != mp.Source {
+			return fmt.Errorf("volume %s is at %s, not %s", v.Name, v.Mountpoint, mp.Source)
+		}
+	}
+	return nil
 }

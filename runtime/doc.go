@@ -24,6 +24,13 @@
 // host rebooted, the container is killed if it still runs, cleaned up, and
 // shows as exited; it can be started again.
 //
+// A berth killed at any moment leaves nothing broken (reap.go): a
+// container appears whole or not at all, since it is made in a locked
+// directory and renamed into place, and removed by renaming it away first;
+// what a killed create, start or removal leaves is found by its free lock
+// and cleaned up by List (every ps, rmi, df) or Reap (container prune,
+// system check).
+//
 // # On disk
 //
 //	<dir>/<id>/container.json   the record
@@ -36,6 +43,8 @@
 //	<dir>/<id>/container.log    the json-file log
 //	<dir>/<id>/shim.sock        the shim's socket; shim.log its own errors
 //	<dir>/.names/<name>         symlink to the ID: a name is taken atomically
+//	<dir>/.mk-<id>, .new-<id>   a container being made (see reap.go)
+//	<dir>/.rm-<id>              a container being removed
 //	<volumes>/<name>/_data      volumes (package volume), beside <dir>
 //	/run/berth/                 per boot: runc state, network namespaces,
 //	                            address allocations, console sockets

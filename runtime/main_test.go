@@ -39,10 +39,16 @@ var (
 
 func TestMain(m *testing.M) {
 	if os.Getenv(shimEnv) == "1" {
+		// "POINT" or "POINT:PAUSE-DIR"
+		point, pause, _ := strings.Cut(os.Getenv(shimCrashEnv), ":")
+		setCrash(point, pause)
 		os.Exit(runtime.ShimMain(os.Args[1:]))
 	}
 	if dir := os.Getenv(cliEnv); dir != "" {
 		os.Exit(cliRunDetached(dir))
+	}
+	if spec := os.Getenv(crashCLIEnv); spec != "" {
+		os.Exit(cliKilled(spec))
 	}
 	code := m.Run()
 	if sharedDir != "" {
@@ -96,19 +102,31 @@ func needRuntime(t testing.TB) {
 // newManager opens a manager in a fresh directory.
 func newManager(t testing.TB) *runtime.Manager {
 	t.Helper()
+	m, _ := newManagerWith(t, nil)
+	return m
+}
+
+// newManagerWith is newManager with its options changed by opt first; it
+// returns them too.
+func newManagerWith(t testing.TB, opt func(*runtime.Options)) (*runtime.Manager, runtime.Options) {
+	t.Helper()
 	needRuntime(t)
 	root := t.TempDir()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := runtime.Open(context.Background(), filepath.Join(root, "containers"), runtime.Options{
+	opts := runtime.Options{
 		RunDir:  runDir,
 		Shim:    []string{exe},
 		ShimEnv: []string{shimEnv + "=1"},
 		Bridge:  testBridge,
 		Subnet:  testSubnet,
-	})
+	}
+	if opt != nil {
+		opt(&opts)
+	}
+	m, err := runtime.Open(context.Background(), filepath.Join(root, "containers"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +142,7 @@ func newManager(t testing.TB) *runtime.Manager {
 			t.Errorf("still mounted after the test: %v", mps)
 		}
 	})
-	return m
+	return m, opts
 }
 
 // busybox is the options of a container of the busybox image.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -123,17 +124,26 @@ func (m *Manager) containerDir(id string) string { return filepath.Join(m.dir, i
 
 // load reads the record of container id.
 func (m *Manager) load(id string) (*Container, error) {
-	dir := m.containerDir(id)
-	b, err := os.ReadFile(filepath.Join(dir, recordFile))
+	c, err := loadDir(m.containerDir(id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read container %s: %w", id, err)
 	}
+	return c, nil
+}
+
+// loadDir reads the record in a container's directory, wherever it is
+// (in place, being made, being removed).
+func loadDir(dir string) (*Container, error) {
+	b, err := os.ReadFile(filepath.Join(dir, recordFile))
+	if err != nil {
+		return nil, err
+	}
 	var c Container
 	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("container %s record: %w", id, err)
+		return nil, fmt.Errorf("record in %s: %w", dir, err)
 	}
 	c.dir = dir
 	return &c, nil
@@ -173,6 +183,18 @@ func (m *Manager) write(c *Container, durable bool) error {
 
 // lock takes container id's lock, held across a change of its state.
 func (m *Manager) lock(id string) (func(), error) {
+	f, err := m.lockFile(id)
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// lockFile takes container id's lock and returns the open lock file:
+// closing it lets the lock go. The lock is flock(2)'s, which belongs to
+// the open file, so a copy of the descriptor handed to another process
+// (the shim) holds it too, until every copy is closed.
+func (m *Manager) lockFile(id string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(m.containerDir(id), lockFile), os.O_RDWR|os.O_CREATE, 0o600)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", id)
@@ -184,7 +206,26 @@ func (m *Manager) lock(id string) (func(), error) {
 		f.Close()
 		return nil, fmt.Errorf("lock container %s: %w", id, err)
 	}
-	return func() { f.Close() }, nil
+	return f, nil
+}
+
+// tryLock takes the lock at path if nobody holds it: it returns the open
+// file, or nil if the lock is held. A missing lock file is an
+// fs.ErrNotExist error, never made here: the reapers must not lock a
+// directory its maker has not locked yet.
+func tryLock(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return f, nil
 }
 
 // resolve turns a reference (full ID, name, or unique ID prefix, in
@@ -237,45 +278,57 @@ func (m *Manager) Get(ctx context.Context, ref string) (*Container, error) {
 	return m.reconcile(ctx, c)
 }
 
-// List returns every container, newest first.
+// List returns every container, newest first. On the way it finishes or
+// undoes what killed berth processes left in the directory (see reap.go):
+// a create that did not finish, a removal that did not, a running record
+// whose shim is gone; so a listing never shows a container half made.
 func (m *Manager) List(ctx context.Context) ([]*Container, error) {
+	list, done, err := m.list(ctx)
+	for _, d := range done {
+		slog.Debug("cleaned up after a killed berth", "what", d)
+	}
+	return list, err
+}
+
+// list is List, with what it cleaned up, one line each.
+func (m *Manager) list(ctx context.Context) ([]*Container, []string, error) {
 	entries, err := os.ReadDir(m.dir)
 	if err != nil {
-		return nil, fmt.Errorf("list containers: %w", err)
+		return nil, nil, fmt.Errorf("list containers: %w", err)
 	}
 	var out []*Container
+	var done []string
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".rm-") {
-			m.sweep(filepath.Join(m.dir, e.Name()))
+		if d := m.reapEntry(ctx, e.Name()); d != "" {
+			done = append(done, d)
 			continue
 		}
-		if len(e.Name()) != 64 || !e.IsDir() {
+		if !validID(e.Name()) || !e.IsDir() {
 			continue
 		}
 		c, err := m.load(e.Name())
 		if errdefs.IsNotFound(err) {
-			continue // being created or removed
+			// Removed meanwhile, or made by a berth that wrote the record
+			// last in place.
+			if d, err := m.reapRecordless(ctx, e.Name()); err != nil {
+				slog.Warn("could not clean up after a killed berth", "dir", e.Name(), "err", err)
+			} else if d != "" {
+				done = append(done, d)
+			}
+			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, done, err
 		}
 		if c, err = m.reconcile(ctx, c); err != nil {
-			return nil, err
+			return nil, done, err
 		}
 		if c != nil {
 			out = append(out, c)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
-	return out, nil
-}
-
-// sweep deletes what a removal left behind when it was interrupted, if
-// nothing is mounted there.
-func (m *Manager) sweep(dir string) {
-	if mps, err := mountsUnder(dir); err == nil && len(mps) == 0 {
-		_ = os.RemoveAll(dir)
-	}
+	return out, done, nil
 }
 
 // Dir is the containers directory.

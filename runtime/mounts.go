@@ -158,12 +158,28 @@ func stageBind(src, at string) (string, error) {
 // mountsUnder lists the mount points at or under dir, deepest first, from
 // this process's mount table.
 func mountsUnder(dir string) ([]string, error) {
+	all, err := allMounts()
+	if err != nil {
+		return nil, err
+	}
+	dir = filepath.Clean(dir)
+	var out []string
+	for _, mp := range all {
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			out = append(out, mp)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out, nil
+}
+
+// allMounts lists every mount point of this process's mount table.
+func allMounts() ([]string, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	dir = filepath.Clean(dir)
 	var out []string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
@@ -172,15 +188,11 @@ func mountsUnder(dir string) ([]string, error) {
 		if len(fields) < 5 {
 			continue
 		}
-		mp := unescapeMountPath(fields[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			out = append(out, mp)
-		}
+		out = append(out, unescapeMountPath(fields[4]))
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out, nil
 }
 

@@ -13,11 +13,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/runtime/crashpoint"
 	"github.com/berth-dev/berth/runtime/runc"
 	"github.com/berth-dev/berth/runtime/shim"
 )
@@ -120,7 +122,7 @@ func receiveStart(ctl *net.UnixConn) (*shimStart, []*os.File, error) {
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		return nil, nil, err
 	}
-	want := len(cfg.Shim.Ports)
+	want := 1 + len(cfg.Shim.Ports) // the container's lock, the ports
 	if cfg.Shim.Attached {
 		want++
 	}
@@ -149,9 +151,10 @@ func receiveStart(ctl *net.UnixConn) (*shimStart, []*os.File, error) {
 }
 
 // run hands the prepared container to its shim and waits until it runs or
-// has failed to. ports are the published ports' sockets; with st the caller
-// is attached from the start.
-func (m *Manager) run(p *shimProcess, c *Container, ports []*os.File, st *Streams) (*Session, error) {
+// has failed to. lock holds the container's lock, which the shim holds too
+// until the container runs (see start); ports are the published ports'
+// sockets; with st the caller is attached from the start.
+func (m *Manager) run(p *shimProcess, c *Container, lock *os.File, ports []*os.File, st *Streams) (*Session, error) {
 	defer p.ctl.Close()
 	target := ""
 	if ep := c.NetworkSettings.Endpoint; ep != nil {
@@ -176,7 +179,7 @@ func (m *Manager) run(p *shimProcess, c *Container, ports []*os.File, st *Stream
 		},
 	}
 	var local *os.File
-	files := ports
+	files := append([]*os.File{lock}, ports...)
 	if st != nil {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
@@ -185,9 +188,12 @@ func (m *Manager) run(p *shimProcess, c *Container, ports []*os.File, st *Stream
 		local = os.NewFile(uintptr(fds[0]), "attach")
 		remote := os.NewFile(uintptr(fds[1]), "attach-shim")
 		defer remote.Close()
-		files = append([]*os.File{remote}, ports...)
+		files = append([]*os.File{lock, remote}, ports...)
 	}
 	err := p.configure(cfg, files)
+	if err == nil {
+		crashpoint.Hit("start-configured")
+	}
 	for _, f := range ports {
 		f.Close()
 	}
@@ -274,6 +280,13 @@ func ShimMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "shim: read configuration:", err)
 		return 2
 	}
+	// The starter's hold on the container's lock: kept until the
+	// container is recorded as running, or has failed to start, so that a
+	// starter killed meanwhile leaves the container to this shim alone.
+	held := files[0]
+	release := sync.OnceFunc(func() { held.Close() })
+	defer release()
+	files = files[1:]
 	var first net.Conn
 	ports := files
 	if cfg.Shim.Attached {
@@ -302,9 +315,14 @@ func ShimMain(args []string) int {
 				Status: StatusRunning, Running: true, Pid: pid, StartedAt: time.Now().UTC(),
 				Shim: &ShimProcess{Pid: self, StartTime: start, BootID: m.bootID},
 			}
-			// The starter holds the container's lock while it waits for us.
-			// Not synced: after a crash no container runs anyway.
-			return m.write(c, false)
+			crashpoint.Hit("shim-started")
+			// The starter and this shim hold the container's lock. Not
+			// synced: after a crash no container runs anyway.
+			err := m.write(c, false)
+			// Let go before anything else can happen: Exited takes the
+			// lock anew.
+			release()
+			return err
 		},
 		Exited: func(code int, at time.Time, notify func()) {
 			if err := m.exited(ctx, c.ID, code, at, notify); err != nil {
@@ -322,21 +340,17 @@ func ShimMain(args []string) int {
 // exited records the end of a container's run and tears it down; an --rm
 // container is removed. The attached clients are told (notify) as soon as
 // the record is final and nothing is mounted; the slower cleanup (the
-// network, runc's state, an --rm container's files) follows, still under
-// the lock, so a new start or a removal waits for it. The record keeps the
-// network endpoint until it is given back, so that a crash in between
-// leaves it to the next teardown.
+// network, runc's state, an --rm container's files and volumes) follows,
+// still under the lock, so a new start or a removal waits for it. The
+// record keeps the network endpoint until it is given back, so that a
+// crash in between leaves it to the next teardown (or, for an --rm
+// container, to the listing that finishes its removal).
 func (m *Manager) exited(ctx context.Context, id string, code int, at time.Time, notify func()) error {
 	unlock, err := m.lock(id)
 	if err != nil {
 		return err
 	}
-	locked := true
-	defer func() {
-		if locked {
-			unlock()
-		}
-	}()
+	defer unlock()
 	c, err := m.load(id)
 	if err != nil {
 		return err
@@ -348,11 +362,20 @@ func (m *Manager) exited(ctx context.Context, id string, code int, at time.Time,
 	c.State = State{Status: StatusExited, ExitCode: code, StartedAt: c.State.StartedAt, FinishedAt: at.UTC()}
 	var gone string
 	if c.HostConfig.AutoRemove && len(errs) == 0 {
-		if gone, err = m.unlink(c); err != nil {
+		// --rm removes the anonymous volumes too, as Docker's does.
+		err := markRemoveVolumes(c.dir)
+		if err == nil {
+			gone, err = m.unlink(c)
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
-	} else if err := m.save(c); err != nil {
-		errs = append(errs, err)
+		crashpoint.Hit("exited-unlinked")
+	}
+	if gone == "" {
+		if err := m.save(c); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	notify()
 	if c.NetworkSettings.Endpoint != nil {
@@ -366,12 +389,7 @@ func (m *Manager) exited(ctx context.Context, id string, code int, at time.Time,
 		errs = append(errs, err)
 	}
 	if gone != "" {
-		if err := os.RemoveAll(gone); err != nil {
-			errs = append(errs, err)
-		}
-		unlock()
-		locked = false
-		errs = append(errs, m.removeAnonymous(ctx, c))
+		errs = append(errs, m.finishRemoval(ctx, c, gone, removeVolumes))
 	}
 	return errors.Join(errs...)
 }

@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/runtime/crashpoint"
 	"github.com/berth-dev/berth/runtime/network"
 	"github.com/berth-dev/berth/runtime/portproxy"
 	"github.com/berth-dev/berth/runtime/rootfs"
@@ -58,40 +59,45 @@ func (m *Manager) Start(ctx context.Context, ref string, st *Streams) (*Session,
 	if c == nil {
 		return nil, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", ref)
 	}
-	unlock, err := m.lock(c.ID)
+	lock, err := m.lockFile(c.ID)
 	if err != nil {
 		return nil, err
 	}
 	if c, err = m.load(c.ID); err != nil {
-		unlock()
+		lock.Close()
 		return nil, err
 	}
 	if c.State.Running {
-		unlock()
+		lock.Close()
 		if st == nil {
 			return nil, nil
 		}
 		return shim.Attach(ctx, c.dir, *st)
 	}
-	sess, err := m.start(ctx, c, st)
-	unlock()
+	sess, err := m.start(ctx, c, st, lock)
+	lock.Close()
 	if err != nil && c.HostConfig.AutoRemove {
-		_ = m.remove(context.WithoutCancel(ctx), c.ID, true)
+		_ = m.remove(context.WithoutCancel(ctx), c.ID, removeVolumes)
 	}
 	return sess, err
 }
 
-// start runs the container; the caller holds its lock.
-func (m *Manager) start(ctx context.Context, c *Container, st *Streams) (*Session, error) {
+// start runs the container; the caller holds its lock, in lock, which
+// goes to the shim with the configuration: if this process is killed after
+// handing the container over, the shim holds the lock until it has
+// recorded the container as running, and no reaper tears it down first.
+func (m *Manager) start(ctx context.Context, c *Container, st *Streams, lock *os.File) (*Session, error) {
 	// The shim starts first and comes up while the container is set up.
 	p, err := m.startShim(c)
 	if err == nil {
+		crashpoint.Hit("start-shim")
 		var ports []*os.File
 		if ports, err = m.prepare(ctx, c); err != nil {
 			p.abort()
 		} else {
+			crashpoint.Hit("start-prepared")
 			var sess *Session
-			if sess, err = m.run(p, c, ports, st); err == nil {
+			if sess, err = m.run(p, c, lock, ports, st); err == nil {
 				return sess, nil
 			}
 		}
@@ -317,7 +323,9 @@ func copyUp(root string, mp MountPoint) error {
 // already gone (after a crash or a reboot) and leaves nothing mounted
 // under the container's directory.
 func (m *Manager) teardown(ctx context.Context, c *Container) error {
-	err := errors.Join(m.unmount(c), m.disconnect(ctx, c))
+	// Scrub: a start killed between attaching and recording it left a
+	// network the record does not name.
+	err := errors.Join(m.unmount(c), m.disconnect(ctx, c), m.net.Scrub(ctx, c.ID))
 	// runc keeps a stopped container's state until it is deleted.
 	if _, serr := os.Stat(filepath.Join(m.runc.Root, c.ID)); serr == nil {
 		err = errors.Join(err, m.runc.Delete(ctx, c.ID, true))

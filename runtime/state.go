@@ -100,7 +100,9 @@ func (m *Manager) reconcile(ctx context.Context, c *Container) (*Container, erro
 		return nil, err
 	}
 	if c.HostConfig.AutoRemove {
-		if err := m.remove(ctx, c.ID, true); err != nil && !errdefs.IsNotFound(err) {
+		// Not waiting for the volume lock: the listing that found the
+		// container may be a volume command's, which holds it.
+		if err := m.remove(ctx, c.ID, removeVolumesIfFree); err != nil && !errdefs.IsNotFound(err) {
 			return nil, err
 		}
 		return nil, nil

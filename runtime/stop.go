@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/runtime/crashpoint"
 	"github.com/berth-dev/berth/runtime/shim"
 )
 
@@ -211,7 +212,11 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 				return err
 			}
 		}
-		err := m.remove(ctx, c.ID, o.Volumes)
+		volumes := keepVolumes
+		if o.Volumes {
+			volumes = removeVolumes
+		}
+		err := m.remove(ctx, c.ID, volumes)
 		if !errdefs.IsConflict(err) || !o.Force || try == 3 {
 			return err
 		}
@@ -223,62 +228,126 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 	}
 }
 
-// remove deletes a stopped container's directory, name and, with volumes,
-// its anonymous volumes.
-func (m *Manager) remove(ctx context.Context, id string, volumes bool) error {
-	c, err := m.removeLocked(ctx, id)
-	if err != nil || c == nil || !volumes {
-		return err
-	}
-	// After the container's lock is let go: the volume lock is never
-	// taken while holding a container's.
-	return m.removeAnonymous(ctx, c)
-}
+// volumePolicy is what a removal does with the container's anonymous
+// volumes.
+type volumePolicy int
 
-func (m *Manager) removeLocked(ctx context.Context, id string) (*Container, error) {
+const (
+	keepVolumes volumePolicy = iota
+	// removeVolumes waits for the volume lock.
+	removeVolumes
+	// removeVolumesIfFree does not: its caller may be a listing under the
+	// volume lock (volume prune and rm list the containers). If the lock
+	// is held, the container is left out of sight and marked, and a later
+	// listing finishes its removal.
+	removeVolumesIfFree
+)
+
+// remove deletes a stopped container's directory, name and, as volumes
+// says, its anonymous volumes.
+func (m *Manager) remove(ctx context.Context, id string, volumes volumePolicy) error {
 	unlock, err := m.lock(id)
 	if errdefs.IsNotFound(err) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer unlock()
 	c, err := m.load(id)
 	if errdefs.IsNotFound(err) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if c.State.Running && m.shimAlive(c.State.Shim) {
-		return nil, errdefs.Newf(errdefs.ErrConflict, "You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
+		return errdefs.Newf(errdefs.ErrConflict, "You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
 	}
 	if err := m.teardown(ctx, c); err != nil {
-		return nil, fmt.Errorf("remove container %s: %w", c.ShortID(), err)
+		return fmt.Errorf("remove container %s: %w", c.ShortID(), err)
+	}
+	crashpoint.Hit("remove-teardown")
+	if volumes != keepVolumes {
+		if err := markRemoveVolumes(c.dir); err != nil {
+			return fmt.Errorf("remove container %s: %w", c.ShortID(), err)
+		}
 	}
 	gone, err := m.unlink(c)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := os.RemoveAll(gone); err != nil {
-		return nil, fmt.Errorf("remove container %s: %w", c.ShortID(), err)
-	}
-	return c, nil
+	crashpoint.Hit("remove-unlinked")
+	return m.finishRemoval(ctx, c, gone, volumes)
 }
 
-// unlink takes a torn-down container out of sight: its directory is renamed
-// away (so a crash midway leaves no half-container behind) and its name is
-// freed. The caller deletes the returned directory; nothing is mounted in
-// it, as teardown has checked, so the deletion never reaches through a
-// mount.
+// removeVolumesFile marks a container whose anonymous volumes go with it
+// (rm -v, --rm, a create that failed): a removal killed midway is
+// finished with them.
+const removeVolumesFile = "remove-volumes"
+
+func markRemoveVolumes(dir string) error {
+	return os.WriteFile(filepath.Join(dir, removeVolumesFile), nil, 0o600)
+}
+
+// unlink takes a torn-down container out of sight: its directory is
+// renamed away, so a crash midway leaves no half-container behind but a
+// .rm- directory that the next listing deletes, and its name is freed.
+// The caller deletes the returned directory (finishRemoval); nothing is
+// mounted in it, as teardown has checked, so the deletion never reaches
+// through a mount.
 func (m *Manager) unlink(c *Container) (string, error) {
-	gone := filepath.Join(m.dir, ".rm-"+c.ID)
+	gone := filepath.Join(m.dir, rmPrefix+c.ID)
 	if err := os.Rename(c.dir, gone); err != nil {
 		return "", fmt.Errorf("remove container %s: %w", c.ShortID(), err)
 	}
 	m.releaseName(c.Name, c.ID)
 	return gone, nil
+}
+
+// finishRemoval removes c's anonymous volumes as volumes says, then
+// deletes gone, its directory out of sight. The volumes go first, while
+// the directory still says which they are. The caller holds c's lock:
+// taking the volume lock meanwhile cannot deadlock with another process,
+// since nobody waits for the lock of a container out of sight (reapers
+// only try it).
+func (m *Manager) finishRemoval(ctx context.Context, c *Container, gone string, volumes volumePolicy) error {
+	var errs []error
+	switch volumes {
+	case removeVolumes:
+		errs = append(errs, m.removeAnonymous(ctx, c))
+	case removeVolumesIfFree:
+		unlock, ok, err := m.volumes.TryLock()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil // marked and out of sight: a later listing finishes
+		}
+		err = m.removeAnonymousLocked(c)
+		unlock()
+		if err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		errs = append(errs, fmt.Errorf("remove container %s: %w", c.ShortID(), err))
+	}
+	return errors.Join(errs...)
+}
+
+// removeAnonymousLocked is removeAnonymous for a caller that holds the
+// volume lock; it reads the records as they are, without a listing.
+func (m *Manager) removeAnonymousLocked(c *Container) error {
+	for _, mp := range c.Mounts {
+		if !mp.Anonymous || m.volumeInUse(mp.Name, c.ID) {
+			continue
+		}
+		if err := m.volumes.Remove(mp.Name); err != nil && !errdefs.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
 }
 
 // removeAnonymous removes the anonymous volumes c used, unless another
@@ -310,7 +379,7 @@ func (m *Manager) Prune(ctx context.Context) ([]string, int64, error) {
 			continue
 		}
 		size := dirSize(filepath.Join(c.dir, "upper"))
-		if err := m.remove(ctx, c.ID, false); err != nil {
+		if err := m.remove(ctx, c.ID, keepVolumes); err != nil {
 			return ids, space, err
 		}
 		ids = append(ids, c.ID)

@@ -172,15 +172,19 @@ func TestConcurrentRuns(t *testing.T) {
 			t.Errorf("%s: %+v %+v", c.ShortID(), c.State, c.NetworkSettings)
 		}
 	}
-	// The network is given back right after the exit is told.
+	// The network is given back right after the exit is told, and the
+	// record says so once it is.
 	waitFor(t, "the namespaces to go", func() bool {
 		entries, _ := os.ReadDir(filepath.Join(runDir, "netns"))
 		return len(entries) == 0
 	})
-	list, _ = m.List(ctx)
-	for _, c := range list {
-		if c.NetworkSettings.Endpoint != nil {
-			t.Errorf("%s: endpoint still recorded: %+v", c.ShortID(), c.NetworkSettings)
+	waitFor(t, "the endpoints to be forgotten", func() bool {
+		list, _ = m.List(ctx)
+		for _, c := range list {
+			if c.NetworkSettings.Endpoint != nil {
+				return false
+			}
 		}
-	}
+		return true
+	})
 }

@@ -115,3 +115,29 @@ func (a *ipam) release(ip netip.Addr, owner string) error {
 	}
 	return nil
 }
+
+// owners reads every allocation: the addresses held by each owner.
+func (a *ipam) owners() (map[string][]netip.Addr, error) {
+	entries, err := os.ReadDir(a.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ipam: %w", err)
+	}
+	out := map[string][]netip.Addr{}
+	for _, e := range entries {
+		ip, err := netip.ParseAddr(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(a.dir, e.Name()))
+		if err != nil {
+			continue // released meanwhile
+		}
+		if owner, _, ok := strings.Cut(strings.TrimSpace(string(b)), " "); ok {
+			out[owner] = append(out[owner], ip)
+		}
+	}
+	return out, nil
+}

@@ -98,7 +98,7 @@ func (n *Network) Attach(ctx context.Context, id string) (ep *Endpoint, err erro
 		return nil, err
 	}
 	ep = &Endpoint{
-		NetNS:     filepath.Join(n.cfg.RunDir, "netns", id),
+		NetNS:     n.nsPath(id),
 		IP:        ip,
 		Gateway:   gateway(n.cfg.Subnet),
 		PrefixLen: n.cfg.Subnet.Bits(),
@@ -211,19 +211,45 @@ func (n *Network) Detach(ctx context.Context, id string, ep *Endpoint) error {
 // have names derived from id, and the address file names its owner. It is
 // cheap when there is nothing to undo.
 func (n *Network) Scrub(ctx context.Context, id string) error {
-	ep := &Endpoint{NetNS: filepath.Join(n.cfg.RunDir, "netns", id), HostVeth: vethName(id)}
-	if _, err := os.Stat(ep.NetNS); err != nil {
+	if !n.Attached(id) {
 		return nil
 	}
+	return n.Forget(ctx, id)
+}
+
+// Attached reports whether container id has a namespace or a veth on the
+// host, recorded or not.
+func (n *Network) Attached(id string) bool {
+	if _, err := os.Stat(n.nsPath(id)); err == nil {
+		return true
+	}
+	_, err := netlink.LinkByName(vethName(id))
+	return err == nil
+}
+
+// Forget removes every trace of container id's attachment: its namespace,
+// its veth and any address it holds, even one whose namespace is already
+// gone (Attach and Detach were killed between the two). It reads every
+// address allocation; Scrub is the cheap form.
+func (n *Network) Forget(ctx context.Context, id string) error {
+	ep := &Endpoint{NetNS: n.nsPath(id), HostVeth: vethName(id)}
 	errs := []error{n.Detach(ctx, id, ep)}
-	entries, _ := os.ReadDir(n.ipam.dir)
-	for _, e := range entries {
-		if ip, err := netip.ParseAddr(e.Name()); err == nil {
-			errs = append(errs, n.ipam.release(ip, id))
-		}
+	owners, err := n.ipam.owners()
+	errs = append(errs, err)
+	for _, ip := range owners[id] {
+		errs = append(errs, n.ipam.release(ip, id))
 	}
 	return errors.Join(errs...)
 }
+
+// Owners returns the addresses in use, by the container that holds each.
+// The run directory may be shared by several berth stores: an owner this
+// store does not know is not necessarily gone.
+func (n *Network) Owners() (map[string][]netip.Addr, error) {
+	return n.ipam.owners()
+}
+
+func (n *Network) nsPath(id string) string { return filepath.Join(n.cfg.RunDir, "netns", id) }
 
 // bridge returns the bridge, making it first if needed. Several processes
 // may race to make it: each tolerates the others' work.

@@ -161,7 +161,7 @@ func (s *Store) Get(name string) (*Volume, error) {
 		CreatedAt:  m.CreatedAt,
 		Driver:     "local",
 		Labels:     m.Labels,
-		Mountpoint: filepath.Join(s.dir, name, "_data"),
+		Mountpoint: s.Mountpoint(name),
 		Name:       name,
 		Options:    map[string]string{},
 		Scope:      "local",
@@ -208,6 +208,36 @@ func (s *Store) Remove(name string) error {
 	return nil
 }
 
+// Mountpoint is where the named volume's data is (or will be, once made).
+func (s *Store) Mountpoint(name string) string { return filepath.Join(s.dir, name, "_data") }
+
+// Sweep deletes what killed processes left while making or removing
+// volumes: removals (".rm-", renamed away, so nothing reads them) at once,
+// and volumes being made (".new-", held by no lock) once older than grace,
+// so that a Create under way keeps its directory.
+func (s *Store) Sweep(grace time.Duration) []string {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil
+	}
+	var swept []string
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || !(strings.HasPrefix(name, ".rm-") || strings.HasPrefix(name, ".new-")) {
+			continue
+		}
+		if strings.HasPrefix(name, ".new-") {
+			if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < grace {
+				continue
+			}
+		}
+		if err := os.RemoveAll(filepath.Join(s.dir, name)); err == nil {
+			swept = append(swept, name)
+		}
+	}
+	return swept
+}
+
 // Size is the disk space the volume's data takes, in bytes.
 func (s *Store) Size(name string) int64 {
 	var total int64
@@ -235,4 +265,23 @@ func (s *Store) Lock() (func(), error) {
 		return nil, fmt.Errorf("lock volumes: %w", err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// TryLock is Lock if the lock is free; ok is false if another holds it
+// (another open of the lock, in this process too). It serves cleanups
+// that may run while their caller holds the lock, and must not wait for
+// it.
+func (s *Store) TryLock() (unlock func(), ok bool, err error) {
+	f, err := os.OpenFile(filepath.Join(s.dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, false, fmt.Errorf("lock volumes: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("lock volumes: %w", err)
+	}
+	return func() { f.Close() }, true, nil
 }
