@@ -18,35 +18,18 @@ import (
 
 	"github.com/berth-dev/berth/hub"
 	"github.com/berth-dev/berth/internal/hubtest"
+	"github.com/berth-dev/berth/internal/syncbuf"
 )
-
-// syncBuffer is a log the hub writes from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // limitedHub is a test hub with small sign-in limits (3 failures a name, 6
 // an address, a one-minute back-off unless tweak says otherwise), and its
 // log.
-func limitedHub(t *testing.T, tweak func(*hub.Config)) (*hubtest.Hub, *syncBuffer) {
+func limitedHub(t *testing.T, tweak func(*hub.Config)) (*hubtest.Hub, *syncbuf.Buffer) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	host := srv.Listener.Addr().String()
 	root := t.TempDir()
-	log := &syncBuffer{}
+	log := &syncbuf.Buffer{}
 	cfg := hub.Config{
 		Root: root, PublicURL: "http://" + host, GCInterval: -1,
 		Logger:         slog.New(slog.NewTextHandler(log, nil)),

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/internal/syncbuf"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -155,7 +156,7 @@ func TestRunInteractiveTTY(t *testing.T) {
 	if c.State.Running || c.State.ExitCode != 3 {
 		t.Errorf("state %+v", c.State)
 	}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	if err := m.Logs(ctx, c.ID, runtime.LogsOptions{Tail: -1}, &logs, &logs); err != nil || !strings.Contains(logs.String(), "hello-2\r\n") {
 		t.Errorf("tty logs: %q %v", logs.String(), err)
 	}
@@ -169,7 +170,7 @@ func TestRunStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	s, err := m.Start(context.Background(), c.ID, &runtime.Streams{Stdin: strings.NewReader("piped in\n"), Stdout: &out, Stderr: &errOut})
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +193,7 @@ func TestExec(t *testing.T) {
 	if out := execOut(t, m, c.ID, "sh", "-c", "pwd; id -u; echo $FROM_RUN"); out != "/tmp\n0\n1\n" {
 		t.Errorf("defaults: %q", out)
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	s, err := m.Exec(ctx, c.ID, runtime.ExecOptions{Cmd: []string{"sh", "-c", "pwd; id; echo $X; exit 9"}, User: "app", WorkingDir: "/home/app", Env: []string{"X=y"}},
 		runtime.Streams{Stdout: &out, Stderr: &out})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/internal/syncbuf"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -36,7 +37,7 @@ func TestExitCodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out syncBuffer
+		var out syncbuf.Buffer
 		_, err = m.Start(ctx, c.ID, &runtime.Streams{Stdout: &out, Stderr: &out})
 		if !errors.Is(err, tt.kind) {
 			t.Errorf("%v: start error %v, want %v", tt.cmd, err, tt.kind)
@@ -183,7 +184,7 @@ func TestSignals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	s, err := m.Start(ctx, c.ID, &runtime.Streams{Stdout: &out, Stderr: &out})
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +205,7 @@ func TestSignals(t *testing.T) {
 	o.StopSignal = "SIGUSR1"
 	c = startDetached(t, m, o)
 	waitFor(t, "the trap", func() bool {
-		var logs syncBuffer
+		var logs syncbuf.Buffer
 		m.Logs(ctx, c.ID, runtime.LogsOptions{Tail: -1}, &logs, &logs)
 		return logs.String() == "trapped\n"
 	})
@@ -319,7 +320,7 @@ func TestStarterDiedMidway(t *testing.T) {
 // run2 starts an existing container attached and waits for it.
 func run2(t *testing.T, m *runtime.Manager, id string) (string, string, int) {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	s, err := m.Start(context.Background(), id, &runtime.Streams{Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
 		t.Fatalf("start: %v", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/berth-dev/berth/image"
+	"github.com/berth-dev/berth/internal/syncbuf"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/runtime/internal/testimage"
 )
@@ -166,7 +167,7 @@ func run(t *testing.T, m *runtime.Manager, o runtime.CreateOptions) (string, str
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	s, err := m.Start(ctx, c.ID, &runtime.Streams{Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
 		t.Fatalf("start: %v", err)
@@ -178,24 +179,6 @@ func run(t *testing.T, m *runtime.Manager, o runtime.CreateOptions) (string, str
 		t.Fatalf("wait: %v (output %q %q)", err, stdout.String(), stderr.String())
 	}
 	return stdout.String(), stderr.String(), code
-}
-
-// syncBuffer is a buffer written by one goroutine and read by another.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitFor polls cond until it holds or the time is up.

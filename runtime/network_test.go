@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/internal/syncbuf"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/runtime/portproxy"
 )
@@ -168,7 +169,7 @@ func TestNetworkModes(t *testing.T) {
 // execOut runs cmd in a running container and returns its output.
 func execOut(t *testing.T, m *runtime.Manager, id string, cmd ...string) string {
 	t.Helper()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	s, err := m.Exec(context.Background(), id, runtime.ExecOptions{Cmd: cmd}, runtime.Streams{Stdout: &out, Stderr: &out})
 	if err != nil {
 		t.Fatalf("exec %v: %v", cmd, err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-dev/berth/internal/syncbuf"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -68,7 +69,7 @@ func TestOutlivesTheCLI(t *testing.T) {
 	if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) < 2 || f[1] == fmt.Sprint(cmd.Process.Pid) {
 		t.Errorf("the shim's parent is still the CLI: %s", stat)
 	}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	waitFor(t, "the log", func() bool {
 		m.Logs(ctx, id, runtime.LogsOptions{Tail: -1}, &logs, &logs)
 		return strings.Contains(logs.String(), "started")

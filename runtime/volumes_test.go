@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/internal/syncbuf"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/runtime/internal/testimage"
 )
@@ -142,7 +143,7 @@ func TestConcurrentRuns(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			var out syncBuffer
+			var out syncbuf.Buffer
 			s, err := m.Start(ctx, c.ID, &runtime.Streams{Stdout: &out, Stderr: &out})
 			if err != nil {
 				t.Error(err)

@@ -1,34 +1,16 @@
 package cli
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the progress goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestCountProgress(t *testing.T) {
 	// Quick work shows nothing.
-	var quick syncBuffer
+	var quick syncbuf.Buffer
 	p := startCountProgress(&quick, "Reading layers", "", time.Hour)
 	p.layers(1, 2)
 	p.finish()
@@ -37,7 +19,7 @@ func TestCountProgress(t *testing.T) {
 	}
 
 	// Slow work is drawn in place, then erased.
-	var slow syncBuffer
+	var slow syncbuf.Buffer
 	p = startCountProgress(&slow, "Importing", "advisories", 0)
 	p.update(3000, -1)
 	deadline := time.Now().Add(10 * time.Second)

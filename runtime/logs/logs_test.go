@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/syncbuf"
 )
 
 func entries(t *testing.T, data []byte) []entry {
@@ -149,24 +151,6 @@ func TestRead(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestFollow(t *testing.T) {
 	path := writeLog(t, "stdout:before")
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
@@ -176,7 +160,7 @@ func TestFollow(t *testing.T) {
 	w := NewWriter(f)
 	var running atomic.Bool
 	running.Store(true)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	done := make(chan error)
 	go func() {
 		done <- Read(context.Background(), path, ReadOptions{Tail: -1, Follow: true}, &out, &out, running.Load)
