@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/errdefs"
@@ -134,14 +133,7 @@ func (a *app) containerPruneCommand() *cobra.Command {
 				return err
 			}
 			ids, space, err := e.PruneContainers(cmd.Context(), keep)
-			if len(ids) > 0 {
-				fmt.Fprintln(a.stdout, "Deleted Containers:")
-				for _, id := range ids {
-					fmt.Fprintln(a.stdout, id)
-				}
-				fmt.Fprintln(a.stdout)
-			}
-			fmt.Fprintln(a.stdout, "Total reclaimed space:", units.HumanSize(float64(space)))
+			a.printPruned("Deleted Containers:", ids, space)
 			return err
 		},
 	}

@@ -42,12 +42,7 @@ func (a *app) imagePruneCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(rep.Deleted) > 0 {
-				fmt.Fprintln(a.stdout, "Deleted Images:")
-				printDeleted(a, rep.Deleted, "untagged: ", "deleted: ")
-				fmt.Fprintln(a.stdout)
-			}
-			fmt.Fprintln(a.stdout, "Total reclaimed space:", units.HumanSize(float64(rep.SpaceReclaimed)))
+			a.printPruned("Deleted Images:", deletedLines(rep.Deleted, "untagged: ", "deleted: "), rep.SpaceReclaimed)
 			return nil
 		},
 	}
@@ -55,6 +50,19 @@ func (a *app) imagePruneCommand() *cobra.Command {
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, `Provide filter values (e.g. "until=<timestamp>")`)
 	return cmd
+}
+
+// printPruned reports a prune as Docker does: a heading and a line per
+// object removed (when any was), then the space reclaimed.
+func (a *app) printPruned(heading string, removed []string, space int64) {
+	if len(removed) > 0 {
+		fmt.Fprintln(a.stdout, heading)
+		for _, r := range removed {
+			fmt.Fprintln(a.stdout, r)
+		}
+		fmt.Fprintln(a.stdout)
+	}
+	fmt.Fprintln(a.stdout, "Total reclaimed space:", units.HumanSize(float64(space)))
 }
 
 // confirm asks Docker's question and reads the answer from stdin.

@@ -26,7 +26,9 @@ func (a *app) rmiCommand(use string) *cobra.Command {
 					errs = append(errs, err)
 					continue
 				}
-				printDeleted(a, items, "Untagged: ", "Deleted: ")
+				for _, l := range deletedLines(items, "Untagged: ", "Deleted: ") {
+					fmt.Fprintln(a.stdout, l)
+				}
 			}
 			return a.errorList(errs)
 		},
@@ -36,12 +38,16 @@ func (a *app) rmiCommand(use string) *cobra.Command {
 	return cmd
 }
 
-func printDeleted(a *app, items []engine.DeleteItem, untagged, deleted string) {
+// deletedLines is an untagged or deleted line per item, with the prefixes
+// the command uses (rmi and prune word them differently).
+func deletedLines(items []engine.DeleteItem, untagged, deleted string) []string {
+	lines := make([]string, 0, len(items))
 	for _, it := range items {
 		if it.Untagged != "" {
-			fmt.Fprintln(a.stdout, untagged+it.Untagged)
+			lines = append(lines, untagged+it.Untagged)
 		} else {
-			fmt.Fprintln(a.stdout, deleted+it.Deleted)
+			lines = append(lines, deleted+it.Deleted)
 		}
 	}
+	return lines
 }

@@ -6,7 +6,6 @@ import (
 	"path"
 	"strings"
 
-	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/errdefs"
@@ -267,14 +266,7 @@ func (a *app) volumePruneCommand() *cobra.Command {
 				return err
 			}
 			removed, space, err := m.PruneVolumes(cmd.Context(), all)
-			if len(removed) > 0 {
-				fmt.Fprintln(a.stdout, "Deleted Volumes:")
-				for _, n := range removed {
-					fmt.Fprintln(a.stdout, n)
-				}
-				fmt.Fprintln(a.stdout)
-			}
-			fmt.Fprintln(a.stdout, "Total reclaimed space:", units.HumanSize(float64(space)))
+			a.printPruned("Deleted Volumes:", removed, space)
 			return err
 		},
 	}
