@@ -94,11 +94,7 @@ func (a *app) attachCommand() *cobra.Command {
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			e, err := a.engine(ctx)
-			if err != nil {
-				return err
-			}
-			m, err := e.Runtime(ctx)
+			e, m, err := a.engineRuntime(ctx)
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/runtime"
 )
@@ -20,11 +21,22 @@ var runtimeOptions runtime.Options
 
 // runtime opens the engine and its container runtime.
 func (a *app) runtime(ctx context.Context) (*runtime.Manager, error) {
+	_, m, err := a.engineRuntime(ctx)
+	return m, err
+}
+
+// engineRuntime is the engine and its container runtime, for commands
+// that need both.
+func (a *app) engineRuntime(ctx context.Context) (*engine.Engine, *runtime.Manager, error) {
 	e, err := a.engine(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return e.Runtime(ctx)
+	m, err := e.Runtime(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, m, nil
 }
 
 // errSaid is an op's answer for a failure it has reported and that is not
@@ -67,11 +79,7 @@ func (a *app) startCommand() *cobra.Command {
 		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			e, err := a.engine(ctx)
-			if err != nil {
-				return err
-			}
-			m, err := e.Runtime(ctx)
+			e, m, err := a.engineRuntime(ctx)
 			if err != nil {
 				return err
 			}
