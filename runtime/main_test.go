@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/internal/syncbuf"
+	hosttest "github.com/berth-dev/berth/internal/testimage"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/runtime/internal/testimage"
 )
@@ -71,16 +71,8 @@ var busyboxDir string
 // needRuntime skips a test that cannot run here, loudly.
 func needRuntime(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("containers need root: run the runtime tests as root")
-	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		if _, err := os.Stat("/usr/sbin/runc"); err != nil {
-			t.Skip("runc is not installed (Debian package runc)")
-		}
-	}
-	if _, err := os.Stat(testimage.Busybox); err != nil {
-		t.Skip("busybox is not installed (Debian package busybox-static)")
+	if why := hosttest.CannotRunContainers(); why != "" {
+		t.Skip(why)
 	}
 	setupOnce.Do(func() {
 		if sharedDir, setupErr = os.MkdirTemp("", "berth-runtime-test"); setupErr != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/internal/hubtest"
+	"github.com/berth-dev/berth/internal/testimage"
 	"github.com/berth-dev/berth/internal/webtest"
 	"github.com/berth-dev/berth/ui"
 )
@@ -51,14 +52,8 @@ func TestBrowserDescriptionsInert(t *testing.T) {
 // In use, delete the container and the image. It runs the real binary
 // (containers need its shim) as root; screenshots: webtest.OutDir/dashboard.
 func TestBrowserDashboardWalk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("SKIPPING the dashboard walk: running containers needs root")
-	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		t.Skip("SKIPPING the dashboard walk: runc is not installed (Debian package runc)")
-	}
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Skip("SKIPPING the dashboard walk: /bin/busybox is missing (Debian package busybox-static)")
+	if why := testimage.CannotRunContainers(); why != "" {
+		t.Skip("SKIPPING the dashboard walk: " + why)
 	}
 	webtest.Ready(t)
 	bin := filepath.Join(t.TempDir(), "berth")

@@ -25,16 +25,8 @@ import (
 
 func needContainers(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("containers need root: run these tests as root")
-	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		if _, err := os.Stat("/usr/sbin/runc"); err != nil {
-			t.Skip("runc is not installed (Debian package runc)")
-		}
-	}
-	if _, err := os.Stat(testimage.BusyboxPath); err != nil {
-		t.Skip("busybox is not installed (Debian package busybox-static)")
+	if why := testimage.CannotRunContainers(); why != "" {
+		t.Skip(why)
 	}
 }
 

@@ -10,6 +10,24 @@ import (
 // BusyboxPath is where Debian's busybox-static installs the static busybox.
 const BusyboxPath = "/bin/busybox"
 
+// CannotRunContainers says why containers cannot run on this machine, or
+// "" when they can: they need root, runc, and the static busybox the test
+// images are made of.
+func CannotRunContainers() string {
+	if os.Geteuid() != 0 {
+		return "containers need root: run these tests as root"
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		if _, err := os.Stat("/usr/sbin/runc"); err != nil {
+			return "runc is not installed (Debian package runc)"
+		}
+	}
+	if _, err := os.Stat(BusyboxPath); err != nil {
+		return "busybox is not installed (Debian package busybox-static)"
+	}
+	return ""
+}
+
 // Busybox builds a layer with the static busybox and a symlink per applet
 // under /bin, enough for sh, httpd and nc. It fails when busybox-static is
 // not installed (make test installs it).
