@@ -57,7 +57,7 @@ func New(o Options) (*Site, error) {
 	}
 	s := &Site{api: o.API, host: u.Host, service: o.Service, secure: u.Scheme == "https", log: o.Logger, pages: map[string]*template.Template{}}
 	for _, name := range []string{"search", "repo", "namespace", "signin", "settings", "error"} {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/parts.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
 		}
