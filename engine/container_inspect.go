@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -37,7 +38,7 @@ type ContainerInspect struct {
 	HostConfig      ContainerHostConfig
 	GraphDriver     GraphDriver
 	Mounts          []ContainerMount
-	Config          ContainerConfig
+	Config          image.ContainerConfig // Docker's container.Config, the type images use
 	NetworkSettings ContainerNetworkSettings
 }
 
@@ -124,30 +125,6 @@ type ContainerMount struct {
 	Mode        string
 	RW          bool
 	Propagation string
-}
-
-// ContainerConfig is the Config object.
-type ContainerConfig struct {
-	Hostname     string
-	Domainname   string
-	User         string
-	AttachStdin  bool
-	AttachStdout bool
-	AttachStderr bool
-	ExposedPorts map[string]struct{} `json:",omitempty"`
-	Tty          bool
-	OpenStdin    bool
-	StdinOnce    bool
-	Env          []string
-	Cmd          []string
-	Image        string
-	Volumes      map[string]struct{}
-	WorkingDir   string
-	Entrypoint   []string
-	OnBuild      []string
-	Labels       map[string]string
-	StopSignal   string `json:",omitempty"`
-	StopTimeout  *int   `json:",omitempty"`
 }
 
 // ContainerNetworkSettings is the NetworkSettings object.
@@ -303,7 +280,7 @@ func inspectOf(c *runtime.Container) ContainerInspect {
 	}
 
 	cfg := c.Config
-	out.Config = ContainerConfig{
+	out.Config = image.ContainerConfig{
 		Hostname:    cfg.Hostname,
 		User:        cfg.User,
 		Tty:         cfg.Tty,
