@@ -224,6 +224,7 @@ func leftOnHost(t *testing.T, root, id string) []string {
 func afterKill(t *testing.T, bin, root string, ids []string) map[string]psContainer {
 	t.Helper()
 	psAll(t, root) // before any repair: nothing broken shows
+	settle(t, root)
 	out, err := berth(t, root, "system", "check")
 	if err != nil || !strings.Contains(out, " 0 problems") {
 		t.Fatalf("system check after the kill: %v\n%s", err, out)
@@ -280,6 +281,48 @@ func afterKill(t *testing.T, bin, root string, ids []string) map[string]psContai
 		time.Sleep(20 * time.Millisecond)
 	}
 	return all
+}
+
+// settle waits until no process holds a container's lock. A starter
+// killed after handing its container to the shim leaves the shim to
+// finish the start, under the lock, until it has recorded the container
+// as running: what the test sees before then (a stopped container with
+// mounts and a network) is a start under way, not a leftover.
+func settle(t *testing.T, root string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		busy := lockedContainers(t, root)
+		if len(busy) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("containers still locked 10s after the kill: %v", busy)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// lockedContainers lists the entries of the containers directory whose
+// lock another process holds.
+func lockedContainers(t *testing.T, root string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(root, "containers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var busy []string
+	for _, e := range entries {
+		f, err := os.Open(filepath.Join(root, "containers", e.Name(), "lock"))
+		if err != nil {
+			continue // no lock file: not a container, or gone meanwhile
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); errors.Is(err, syscall.EWOULDBLOCK) {
+			busy = append(busy, e.Name())
+		}
+		f.Close()
+	}
+	return busy
 }
 
 // startOver checks that the name is free again (once its holder, if any,
