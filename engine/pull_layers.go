@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/registry/client"
@@ -47,8 +47,6 @@ type pullJob struct {
 // that a layer waiting for its parent (only for hardlinks into it) waits
 // for one already running. The first failure cancels the rest.
 func (e *Engine) pullLayers(ctx context.Context, repo *client.Repository, jobs []*pullJob, quiet bool, send ProgressFunc) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	queued := 0
 	for _, j := range jobs {
 		switch {
@@ -69,38 +67,24 @@ func (e *Engine) pullLayers(ctx context.Context, repo *client.Repository, jobs [
 			}
 		}
 	}
-	queue := make(chan *pullJob)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error
-	for range min(pullWorkers, max(queued, 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range queue {
-				j.err = e.pullLayer(ctx, repo, j, send)
-				if j.err != nil {
-					once.Do(func() { firstErr = j.err })
-					cancel()
-				}
-				close(j.done)
-			}
-		}()
-	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(pullWorkers)
 	for _, j := range jobs {
 		if j.skip {
 			continue
 		}
-		select {
-		case queue <- j:
-		case <-ctx.Done():
-			close(j.done)
+		if gctx.Err() != nil {
+			close(j.done) // never started: a layer waiting on it gives up
+			continue
 		}
+		g.Go(func() error {
+			defer close(j.done)
+			j.err = e.pullLayer(gctx, repo, j, send)
+			return j.err
+		})
 	}
-	close(queue)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	return ctx.Err()
 }

@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
@@ -220,9 +220,9 @@ func ociLayerType(mt string) string {
 	return LayerMediaType(c)
 }
 
+// pushLayers uploads the layers through a bounded pool. The first failure
+// cancels the rest.
 func (e *Engine) pushLayers(ctx context.Context, repo *client.Repository, jobs []*pushJob, send ProgressFunc) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	for _, j := range jobs {
 		send.send(Progress{ID: j.id, Status: "Preparing"})
 	}
@@ -231,32 +231,16 @@ func (e *Engine) pushLayers(ctx context.Context, repo *client.Repository, jobs [
 			send.send(Progress{ID: j.id, Status: "Waiting"})
 		}
 	}
-	queue := make(chan *pushJob)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error
-	for range min(pushWorkers, len(jobs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range queue {
-				if err := e.pushLayer(ctx, repo, j, send); err != nil {
-					once.Do(func() { firstErr = err })
-					cancel()
-				}
-			}
-		}()
-	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(pushWorkers)
 	for _, j := range jobs {
-		select {
-		case queue <- j:
-		case <-ctx.Done():
+		if gctx.Err() != nil {
+			break
 		}
+		g.Go(func() error { return e.pushLayer(gctx, repo, j, send) })
 	}
-	close(queue)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	return ctx.Err()
 }
