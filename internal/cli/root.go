@@ -134,7 +134,7 @@ func requiresMinArgs(n int) cobra.PositionalArgs {
 		if len(args) >= n {
 			return nil
 		}
-		return argsError(cmd, fmt.Sprintf("requires at least %d %s", n, plural(n, "argument")))
+		return argsError(cmd, fmt.Sprintf("requires at least %d %s", n, plural(n, "argument", "arguments")))
 	}
 }
 
@@ -143,7 +143,7 @@ func exactArgs(n int) cobra.PositionalArgs {
 		if len(args) == n {
 			return nil
 		}
-		return argsError(cmd, fmt.Sprintf("requires exactly %d %s", n, plural(n, "argument")))
+		return argsError(cmd, fmt.Sprintf("requires exactly %d %s", n, plural(n, "argument", "arguments")))
 	}
 }
 
@@ -152,7 +152,7 @@ func requiresRangeArgs(lo, hi int) cobra.PositionalArgs {
 		if len(args) >= lo && len(args) <= hi {
 			return nil
 		}
-		return argsError(cmd, fmt.Sprintf("requires at least %d and at most %d %s", lo, hi, plural(hi, "argument")))
+		return argsError(cmd, fmt.Sprintf("requires at least %d and at most %d %s", lo, hi, plural(hi, "argument", "arguments")))
 	}
 }
 
@@ -171,11 +171,12 @@ func argsError(cmd *cobra.Command, what string) error {
 	}
 }
 
-func plural(n int, word string) string {
+// plural is one or many, as n asks.
+func plural(n int, one, many string) string {
 	if n == 1 {
-		return word
+		return one
 	}
-	return word + "s"
+	return many
 }
 
 // streams are the standard streams, replaceable in tests.

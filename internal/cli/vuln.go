@@ -64,7 +64,7 @@ func (a *app) vulnImportCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "Imported %d %s from %d %s into %s", st.Advisories, nouns(st.Advisories, "advisory", "advisories"), st.Files, nouns(st.Files, "file", "files"), db.Path())
+			fmt.Fprintf(a.stdout, "Imported %d %s from %d %s into %s", st.Advisories, plural(st.Advisories, "advisory", "advisories"), st.Files, plural(st.Files, "file", "files"), db.Path())
 			if st.Withdrawn > 0 {
 				fmt.Fprintf(a.stdout, " (%d withdrawn skipped)", st.Withdrawn)
 			}
@@ -101,7 +101,7 @@ download leaves the database as it was. Advisories imported by hand stay.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "Updated %s: %d %s from %s", db.Path(), st.Advisories, nouns(st.Advisories, "advisory", "advisories"), strings.Join(ecosystems, ", "))
+			fmt.Fprintf(a.stdout, "Updated %s: %d %s from %s", db.Path(), st.Advisories, plural(st.Advisories, "advisory", "advisories"), strings.Join(ecosystems, ", "))
 			if st.Withdrawn > 0 {
 				fmt.Fprintf(a.stdout, " (%d withdrawn skipped)", st.Withdrawn)
 			}
@@ -130,13 +130,6 @@ func updateProgress(v vuln.Progress, tty bool) engine.Progress {
 		return engine.Progress{ID: v.Ecosystem, Status: "Importing"}
 	}
 	return engine.Progress{ID: v.Ecosystem, Status: fmt.Sprintf("Importing %d advisories", v.Done)}
-}
-
-func nouns(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 func (a *app) vulnInfoCommand() *cobra.Command {
