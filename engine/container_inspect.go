@@ -10,7 +10,7 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/ctr"
 )
 
 // ContainerInspect is `container inspect`'s JSON, shaped as Docker's (key
@@ -188,7 +188,7 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string) (ContainerIns
 	return inspectOf(c), nil
 }
 
-func inspectOf(c *runtime.Container) ContainerInspect {
+func inspectOf(c *ctr.Container) ContainerInspect {
 	dir := c.Dir()
 	args := c.Args
 	if args == nil {

@@ -11,15 +11,15 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime"
-	"github.com/berth-dev/berth/runtime/crashpoint"
-	"github.com/berth-dev/berth/runtime/names"
+	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/ctr/crashpoint"
+	"github.com/berth-dev/berth/ctr/names"
 	"github.com/berth-dev/berth/store"
 )
 
 // Containers.
 //
-// The engine runs containers with a runtime.Manager over the store's
+// The engine runs containers with a ctr.Manager over the store's
 // containers directory, opened at first use (listing images needs no
 // runc). Two records describe a container: the runtime's (what it is and
 // does) and the store's ContainerRef (a root that keeps its layers, and
@@ -44,24 +44,24 @@ import (
 // while its layers are still in the store.
 //
 // RepairContainers (container prune, system check) also undoes what
-// killed starts and renames left; see runtime.Manager.Reap.
+// killed starts and renames left; see ctr.Manager.Reap.
 //
 // Names belong to the runtime (it takes them atomically and renames); the
 // store's ref is keyed by the container's ID alone.
 type containers struct {
-	opts runtime.Options
+	opts ctr.Options
 	mu   sync.Mutex
-	mgr  *runtime.Manager
+	mgr  *ctr.Manager
 }
 
 // Runtime is the engine's container runtime, opened at first use.
-func (e *Engine) Runtime(ctx context.Context) (*runtime.Manager, error) {
+func (e *Engine) Runtime(ctx context.Context) (*ctr.Manager, error) {
 	e.ctrs.mu.Lock()
 	defer e.ctrs.mu.Unlock()
 	if e.ctrs.mgr != nil {
 		return e.ctrs.mgr, nil
 	}
-	m, err := runtime.Open(ctx, e.store.ContainersDir(), e.ctrs.opts)
+	m, err := ctr.Open(ctx, e.store.ContainersDir(), e.ctrs.opts)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func (e *Engine) containerRunning(ctx context.Context, id string) bool {
 // CreateContainer makes a container of the image o.Image names (resolved
 // as Resolve does; a missing image is an errdefs.ErrNotFound error). The
 // engine fills in the image's ID, config and layers.
-func (e *Engine) CreateContainer(ctx context.Context, o runtime.CreateOptions) (*runtime.Container, error) {
+func (e *Engine) CreateContainer(ctx context.Context, o ctr.CreateOptions) (*ctr.Container, error) {
 	r, err := e.Resolve(ctx, o.Image)
 	if err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func (e *Engine) CreateContainer(ctx context.Context, o runtime.CreateOptions) (
 
 // RemoveContainer removes a container (rm): the runtime's, then the ref,
 // sweeping the layers nothing else keeps. It returns the container's ID.
-func (e *Engine) RemoveContainer(ctx context.Context, ref string, o runtime.RemoveOptions) (string, error) {
+func (e *Engine) RemoveContainer(ctx context.Context, ref string, o ctr.RemoveOptions) (string, error) {
 	m, err := e.Runtime(ctx)
 	if err != nil {
 		return "", err
@@ -174,7 +174,7 @@ func (e *Engine) ContainerGone(ctx context.Context, id string) error {
 // PruneContainers removes every stopped container keep does not keep
 // (container prune) and returns their IDs and the space their writable
 // layers took.
-func (e *Engine) PruneContainers(ctx context.Context, keep func(*runtime.Container) bool) ([]string, int64, error) {
+func (e *Engine) PruneContainers(ctx context.Context, keep func(*ctr.Container) bool) ([]string, int64, error) {
 	// What killed berths left goes too, the stopped containers' mounts
 	// and networks first, so that their removal does not stumble on them.
 	done, err := e.RepairContainers(ctx)
@@ -201,7 +201,7 @@ func (e *Engine) PruneContainers(ctx context.Context, keep func(*runtime.Contain
 		}
 		size := c.WritableSize()
 		// The runtime refuses a container that started meanwhile.
-		if err := m.Remove(ctx, c.ID, runtime.RemoveOptions{}); err != nil {
+		if err := m.Remove(ctx, c.ID, ctr.RemoveOptions{}); err != nil {
 			if !errdefs.IsConflict(err) {
 				errs = append(errs, err)
 			}
@@ -218,7 +218,7 @@ func (e *Engine) PruneContainers(ctx context.Context, keep func(*runtime.Contain
 
 // Containers lists every container, newest first, and brings the store's
 // refs in line with them.
-func (e *Engine) Containers(ctx context.Context) ([]*runtime.Container, error) {
+func (e *Engine) Containers(ctx context.Context) ([]*ctr.Container, error) {
 	m, err := e.Runtime(ctx)
 	if err != nil {
 		return nil, err
@@ -247,7 +247,7 @@ func (e *Engine) SyncContainers(ctx context.Context) error {
 }
 
 // RepairContainers undoes or finishes what berth processes killed midway
-// left in the runtime (see runtime.Manager.Reap), then brings the store's
+// left in the runtime (see ctr.Manager.Reap), then brings the store's
 // refs in line. It returns what it did, one line each. Without a usable
 // runtime (no runc) there is nothing to repair.
 func (e *Engine) RepairContainers(ctx context.Context) ([]string, error) {
@@ -269,8 +269,8 @@ func (e *Engine) syncContainersOrWarn(ctx context.Context) {
 	}
 }
 
-func (e *Engine) syncRefs(ctx context.Context, m *runtime.Manager, list []*runtime.Container) error {
-	live := map[string]*runtime.Container{}
+func (e *Engine) syncRefs(ctx context.Context, m *ctr.Manager, list []*ctr.Container) error {
+	live := map[string]*ctr.Container{}
 	for _, c := range list {
 		live[c.ID] = c
 	}
@@ -314,7 +314,7 @@ func (e *Engine) syncRefs(ctx context.Context, m *runtime.Manager, list []*runti
 
 // adopt records a ref for a runtime container that has none, if its
 // layers are the store's and still there.
-func (e *Engine) adopt(ctx context.Context, c *runtime.Container, gone func(string) bool) {
+func (e *Engine) adopt(ctx context.Context, c *ctr.Container, gone func(string) bool) {
 	ref := store.ContainerRef{ID: c.ID, Name: c.ID, ImageID: digest.Digest(c.ImageID), ImageRef: c.Image, Created: c.Created}
 	for _, dir := range c.Layers {
 		chain := digest.NewDigestFromEncoded(digest.SHA256, filepath.Base(filepath.Dir(dir)))

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/store"
 )
 
@@ -67,7 +67,7 @@ func TestContainerRefsFollowTheRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Remove(ctx, id, runtime.RemoveOptions{}); err != nil {
+	if err := m.Remove(ctx, id, ctr.RemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := imageContainers(t, e, "bravo:latest"); n != 0 {
@@ -87,7 +87,7 @@ func TestContainerRefsFollowTheRuntime(t *testing.T) {
 		}
 		return err
 	})
-	orphan, err := m.Create(ctx, runtime.CreateOptions{Image: "alpha:1", ImageID: r.ID.String(), Layers: dirs, Cmd: []string{"sh"}, Network: "none"})
+	orphan, err := m.Create(ctx, ctr.CreateOptions{Image: "alpha:1", ImageID: r.ID.String(), Layers: dirs, Cmd: []string{"sh"}, Network: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestContainerRefsFollowTheRuntime(t *testing.T) {
 	if _, err := e.Remove(ctx, r.ID.Encoded(), true); err != nil {
 		t.Fatalf("rmi -f ID with a stopped container: %v", err)
 	}
-	if _, err := e.RemoveContainer(ctx, orphan.Name, runtime.RemoveOptions{}); err != nil {
+	if _, err := e.RemoveContainer(ctx, orphan.Name, ctr.RemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := refIDs(t, e); len(got) != 0 {
@@ -153,13 +153,13 @@ func TestFailedCreateLeavesNoRef(t *testing.T) {
 	e := openEngine(t)
 	archive, _, _, _ := twoImages()
 	load(t, e, archive)
-	if _, err := e.CreateContainer(ctx, runtime.CreateOptions{Image: "bravo", Network: "nope"}); err == nil {
+	if _, err := e.CreateContainer(ctx, ctr.CreateOptions{Image: "bravo", Network: "nope"}); err == nil {
 		t.Fatal("create with an unknown network worked")
 	}
 	if got := refIDs(t, e); len(got) != 0 {
 		t.Fatalf("refs after a failed create: %v", got)
 	}
-	if _, err := e.CreateContainer(ctx, runtime.CreateOptions{Image: "nosuch"}); !errdefs.IsNotFound(err) {
+	if _, err := e.CreateContainer(ctx, ctr.CreateOptions{Image: "nosuch"}); !errdefs.IsNotFound(err) {
 		t.Fatalf("create of a missing image: %v", err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/store"
 )
 
@@ -26,7 +26,7 @@ type Options struct {
 	DefaultHub string
 	// Runtime configures the container runtime (the zero value is right
 	// for the berth command).
-	Runtime runtime.Options
+	Runtime ctr.Options
 }
 
 // Engine is an open local engine.

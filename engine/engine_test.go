@@ -13,13 +13,13 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/internal/testimage"
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/ctr"
 )
 
 func openEngine(t *testing.T) *Engine {
 	t.Helper()
 	// Containers are only made here, never started: no runc is run.
-	e, err := Open(context.Background(), Options{Root: t.TempDir(), Runtime: runtime.Options{RuncPath: "/nonexistent/runc", RunDir: t.TempDir()}})
+	e, err := Open(context.Background(), Options{Root: t.TempDir(), Runtime: ctr.Options{RuncPath: "/nonexistent/runc", RunDir: t.TempDir()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestImport(t *testing.T) {
 // its ID.
 func addContainer(t *testing.T, e *Engine, imageName string) string {
 	t.Helper()
-	c, err := e.CreateContainer(context.Background(), runtime.CreateOptions{Image: imageName, Network: "none"})
+	c, err := e.CreateContainer(context.Background(), ctr.CreateOptions{Image: imageName, Network: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ import (
 	"github.com/berth-dev/berth/internal/hubtest"
 	"github.com/berth-dev/berth/internal/testimage"
 	"github.com/berth-dev/berth/registry/client"
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/store"
 )
 
@@ -829,7 +829,7 @@ func TestPushThroughFaults(t *testing.T) {
 	t.Run("killed", func(t *testing.T) {
 		px := newPushProxy(t, h.Listener.Addr().String(), pushProxyOptions{cleanPct: 100, rate: 2 << 20})
 		root := t.TempDir()
-		ke, err := Open(ctx, Options{Root: root, Runtime: runtime.Options{RuncPath: "/nonexistent/runc", RunDir: t.TempDir()}})
+		ke, err := Open(ctx, Options{Root: root, Runtime: ctr.Options{RuncPath: "/nonexistent/runc", RunDir: t.TempDir()}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -871,7 +871,7 @@ func TestPushThroughFaults(t *testing.T) {
 		}
 		t.Logf("killed after %q: %v", killed, werr)
 
-		ke, err = Open(ctx, Options{Root: root, Runtime: runtime.Options{RuncPath: "/nonexistent/runc", RunDir: t.TempDir()}})
+		ke, err = Open(ctx, Options{Root: root, Runtime: ctr.Options{RuncPath: "/nonexistent/runc", RunDir: t.TempDir()}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -899,7 +899,7 @@ func TestPushChild(t *testing.T) {
 	}
 	root, name, _ := strings.Cut(arg, " ")
 	ctx := context.Background()
-	e, err := Open(ctx, Options{Root: root, Runtime: runtime.Options{RuncPath: "/nonexistent/runc", RunDir: t.TempDir()}})
+	e, err := Open(ctx, Options{Root: root, Runtime: ctr.Options{RuncPath: "/nonexistent/runc", RunDir: t.TempDir()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime"
-	"github.com/berth-dev/berth/runtime/portproxy"
+	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/ctr/portproxy"
 )
 
 // containerRow is a container as the Containers page shows it.
@@ -36,7 +36,7 @@ type portMapping struct {
 	Proto         string `json:"proto"`
 }
 
-func rowOf(c *runtime.Container, now time.Time) containerRow {
+func rowOf(c *ctr.Container, now time.Time) containerRow {
 	row := containerRow{
 		ID: c.ID, ShortID: c.ShortID(), Name: c.Name, Image: c.Image, ImageID: c.ImageID, Command: c.Command(),
 		Created: c.Created, State: string(c.State.Status), Status: c.StatusText(now), Running: c.State.Running,
@@ -55,7 +55,7 @@ func rowOf(c *runtime.Container, now time.Time) containerRow {
 	return row
 }
 
-func (s *Server) runtime(ctx context.Context) (*runtime.Manager, error) {
+func (s *Server) runtime(ctx context.Context) (*ctr.Manager, error) {
 	m, err := s.e.Runtime(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("containers are not available here: %w", err)
@@ -95,8 +95,8 @@ type portRequest struct {
 
 // createOptions checks the dialog's fields as `docker run` checks its
 // flags, with the same words.
-func (q runRequest) createOptions() (runtime.CreateOptions, error) {
-	o := runtime.CreateOptions{Image: strings.TrimSpace(q.Image), Name: strings.TrimSpace(q.Name)}
+func (q runRequest) createOptions() (ctr.CreateOptions, error) {
+	o := ctr.CreateOptions{Image: strings.TrimSpace(q.Image), Name: strings.TrimSpace(q.Name)}
 	if o.Image == "" {
 		return o, errdefs.Newf(errdefs.ErrInvalid, "no image to run")
 	}
@@ -131,7 +131,7 @@ func (q runRequest) createOptions() (runtime.CreateOptions, error) {
 		if v == "" {
 			continue
 		}
-		if _, err := runtime.ParseVolume(v); err != nil {
+		if _, err := ctr.ParseVolume(v); err != nil {
 			return o, err
 		}
 		o.Volumes = append(o.Volumes, v)
@@ -187,21 +187,21 @@ func cmpErr(a, b error) error {
 }
 
 func (s *Server) startContainer(w http.ResponseWriter, r *http.Request) {
-	s.lifecycle(w, r, func(ctx context.Context, m *runtime.Manager, id string) error {
+	s.lifecycle(w, r, func(ctx context.Context, m *ctr.Manager, id string) error {
 		_, err := m.Start(ctx, id, nil)
 		return err
 	})
 }
 
 func (s *Server) stopContainer(w http.ResponseWriter, r *http.Request) {
-	s.lifecycle(w, r, func(ctx context.Context, m *runtime.Manager, id string) error {
+	s.lifecycle(w, r, func(ctx context.Context, m *ctr.Manager, id string) error {
 		return m.Stop(ctx, id, nil)
 	})
 }
 
 // removeContainer is `docker rm -f`: the page asks before.
 func (s *Server) removeContainer(w http.ResponseWriter, r *http.Request) {
-	id, err := s.e.RemoveContainer(r.Context(), r.PathValue("id"), runtime.RemoveOptions{Force: true})
+	id, err := s.e.RemoveContainer(r.Context(), r.PathValue("id"), ctr.RemoveOptions{Force: true})
 	if err != nil {
 		apiError(w, err)
 		return
@@ -209,7 +209,7 @@ func (s *Server) removeContainer(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"removed": id})
 }
 
-func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, fn func(context.Context, *runtime.Manager, string) error) {
+func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, fn func(context.Context, *ctr.Manager, string) error) {
 	ctx := r.Context()
 	m, err := s.runtime(ctx)
 	if err != nil {
@@ -257,7 +257,7 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := newEvents(w)
-	err = m.Logs(ctx, id, runtime.LogsOptions{Tail: 1000, Follow: true}, logWriter{ev, "stdout"}, logWriter{ev, "stderr"})
+	err = m.Logs(ctx, id, ctr.LogsOptions{Tail: 1000, Follow: true}, logWriter{ev, "stdout"}, logWriter{ev, "stderr"})
 	if err != nil && ctx.Err() == nil {
 		ev.send("error", map[string]string{"error": err.Error()})
 		return

@@ -12,7 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/ctr"
 )
 
 // The Exec tab's websocket: binary messages are the terminal's bytes both
@@ -62,8 +62,8 @@ func (s *Server) execTerminal(w http.ResponseWriter, r *http.Request) {
 	}
 
 	stdin, stdinW := io.Pipe()
-	sess, err := m.Exec(ctx, r.PathValue("id"), runtime.ExecOptions{Cmd: shell, Tty: true},
-		runtime.Streams{Stdin: stdin, Stdout: wsWriter{ctx, conn}})
+	sess, err := m.Exec(ctx, r.PathValue("id"), ctr.ExecOptions{Cmd: shell, Tty: true},
+		ctr.Streams{Stdin: stdin, Stdout: wsWriter{ctx, conn}})
 	if err != nil {
 		sendJSON(map[string]string{"type": "error", "message": err.Error()})
 		conn.Close(websocket.StatusNormalClosure, "")
@@ -100,7 +100,7 @@ func (s *Server) execTerminal(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-sess.Done():
 		code, err := sess.Wait(ctx)
-		if err != nil && !errors.Is(err, runtime.ErrDetached) {
+		if err != nil && !errors.Is(err, ctr.ErrDetached) {
 			sendJSON(map[string]string{"type": "error", "message": err.Error()})
 		} else {
 			sendJSON(map[string]any{"type": "exit", "code": code})

@@ -20,7 +20,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/berth-dev/berth/internal/testimage"
-	"github.com/berth-dev/berth/runtime/crashpoint"
+	"github.com/berth-dev/berth/ctr/crashpoint"
 )
 
 // These tests kill the real berth with SIGKILL in the middle of create,

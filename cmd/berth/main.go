@@ -9,14 +9,14 @@ import (
 
 	"github.com/berth-dev/berth/internal/cli"
 	"github.com/berth-dev/berth/internal/welcome"
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/ctr"
 )
 
 func main() {
 	// A container's supervisor is berth itself, run as "berth shim" once
 	// per container start: it goes straight to its work.
 	if len(os.Args) > 1 && os.Args[1] == "shim" {
-		os.Exit(runtime.ShimMain(os.Args[2:]))
+		os.Exit(ctr.ShimMain(os.Args[2:]))
 	}
 	// Run as "welcome" (the seeded hub image installs berth under that
 	// name), berth serves the welcome page instead.

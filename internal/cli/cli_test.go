@@ -10,13 +10,13 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/dockertest"
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/ctr"
 )
 
 func TestMain(m *testing.M) {
 	// The containers these tests run are supervised by this binary.
 	if len(os.Args) > 1 && os.Args[1] == "shim" {
-		os.Exit(runtime.ShimMain(os.Args[2:]))
+		os.Exit(ctr.ShimMain(os.Args[2:]))
 	}
 	cleanup := setupContainerTests()
 	code := m.Run()

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/ctr"
 )
 
 func (a *app) containerCommand() *cobra.Command {
@@ -120,8 +120,8 @@ func (a *app) containerPruneCommand() *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			keep, err := pruneKeep(filters,
-				func(c *runtime.Container) time.Time { return c.Created },
-				func(c *runtime.Container) map[string]string { return c.Config.Labels })
+				func(c *ctr.Container) time.Time { return c.Created },
+				func(c *ctr.Container) map[string]string { return c.Config.Labels })
 			if err != nil {
 				return err
 			}

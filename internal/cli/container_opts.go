@@ -12,8 +12,8 @@ import (
 	units "github.com/docker/go-units"
 	"github.com/spf13/pflag"
 
-	"github.com/berth-dev/berth/runtime"
-	"github.com/berth-dev/berth/runtime/portproxy"
+	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/ctr/portproxy"
 )
 
 // containerOptions are the flags `run` and `create` share, as Docker's.
@@ -88,8 +88,8 @@ func (m *memBytes) Type() string { return "bytes" }
 
 // createOptions turns the flags into the runtime's options for image and
 // command args.
-func (o *containerOptions) createOptions(img string, args []string) (runtime.CreateOptions, error) {
-	co := runtime.CreateOptions{
+func (o *containerOptions) createOptions(img string, args []string) (ctr.CreateOptions, error) {
+	co := ctr.CreateOptions{
 		Name:        o.name,
 		Image:       img,
 		Cmd:         args,

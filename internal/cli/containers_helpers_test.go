@@ -13,7 +13,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/berth-dev/berth/internal/testimage"
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/ctr"
 )
 
 // The container tests run berth in-process with its runtime on a bridge,
@@ -28,7 +28,7 @@ func setupContainerTests() (cleanup func()) {
 	if err != nil {
 		panic(err)
 	}
-	runtimeOptions = runtime.Options{RunDir: runDir, Bridge: testBridge, Subnet: testSubnet}
+	runtimeOptions = ctr.Options{RunDir: runDir, Bridge: testBridge, Subnet: testSubnet}
 	return func() {
 		os.RemoveAll(runDir)
 		if l, err := netlink.LinkByName(testBridge); err == nil {

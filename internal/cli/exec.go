@@ -5,11 +5,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/ctr"
 )
 
 func (a *app) execCommand() *cobra.Command {
-	var o runtime.ExecOptions
+	var o ctr.ExecOptions
 	var interactive bool
 	var env, envFiles []string
 	var detachKeys string
@@ -39,7 +39,7 @@ func (a *app) execCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st := &runtime.Streams{Stdout: a.stdout, Stderr: a.stderr}
+			st := &ctr.Streams{Stdout: a.stdout, Stderr: a.stderr}
 			if interactive {
 				st.Stdin = a.stdin
 				if o.Tty {
@@ -47,10 +47,10 @@ func (a *app) execCommand() *cobra.Command {
 				}
 			}
 			if o.Detach {
-				_, err := m.Exec(ctx, args[0], o, runtime.Streams{})
+				_, err := m.Exec(ctx, args[0], o, ctr.Streams{})
 				return execError(err)
 			}
-			code, err := a.attached(ctx, st, o.Tty, false, func() (*runtime.Session, error) {
+			code, err := a.attached(ctx, st, o.Tty, false, func() (*ctr.Session, error) {
 				s, err := m.Exec(ctx, args[0], o, *st)
 				return s, execError(err)
 			})
@@ -102,7 +102,7 @@ func (a *app) attachCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st := &runtime.Streams{Stdout: a.stdout, Stderr: a.stderr}
+			st := &ctr.Streams{Stdout: a.stdout, Stderr: a.stderr}
 			if !noStdin && c.Config.OpenStdin {
 				st.Stdin = a.stdin
 				if c.Config.Tty {
@@ -111,7 +111,7 @@ func (a *app) attachCommand() *cobra.Command {
 					}
 				}
 			}
-			code, err := a.attached(ctx, st, c.Config.Tty, sigProxy && !c.Config.Tty, func() (*runtime.Session, error) {
+			code, err := a.attached(ctx, st, c.Config.Tty, sigProxy && !c.Config.Tty, func() (*ctr.Session, error) {
 				return m.Attach(ctx, c.ID, *st)
 			})
 			if c.HostConfig.AutoRemove {

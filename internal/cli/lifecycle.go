@@ -12,22 +12,22 @@ import (
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/ctr"
 )
 
 // runtimeOptions configure the container runtime; tests put its network
 // and run directory apart from a real berth's.
-var runtimeOptions runtime.Options
+var runtimeOptions ctr.Options
 
 // runtime opens the engine and its container runtime.
-func (a *app) runtime(ctx context.Context) (*runtime.Manager, error) {
+func (a *app) runtime(ctx context.Context) (*ctr.Manager, error) {
 	_, m, err := a.engineRuntime(ctx)
 	return m, err
 }
 
 // engineRuntime is the engine and its container runtime, for commands
 // that need both.
-func (a *app) engineRuntime(ctx context.Context) (*engine.Engine, *runtime.Manager, error) {
+func (a *app) engineRuntime(ctx context.Context) (*engine.Engine, *ctr.Manager, error) {
 	e, err := a.engine(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -91,7 +91,7 @@ func (a *app) startCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				st := &runtime.Streams{Stdout: a.stdout, Stderr: a.stderr}
+				st := &ctr.Streams{Stdout: a.stdout, Stderr: a.stderr}
 				if interactive && c.Config.OpenStdin {
 					st.Stdin = a.stdin
 					if c.Config.Tty {
@@ -100,7 +100,7 @@ func (a *app) startCommand() *cobra.Command {
 						}
 					}
 				}
-				code, err := a.attached(ctx, st, c.Config.Tty, !c.Config.Tty, func() (*runtime.Session, error) {
+				code, err := a.attached(ctx, st, c.Config.Tty, !c.Config.Tty, func() (*ctr.Session, error) {
 					return m.Start(ctx, c.ID, st)
 				})
 				if c.HostConfig.AutoRemove {
@@ -142,9 +142,9 @@ func (a *app) startCommand() *cobra.Command {
 
 func detachKeysOrDefault(s string) ([]byte, error) {
 	if s == "" {
-		return runtime.DefaultDetachKeys, nil
+		return ctr.DefaultDetachKeys, nil
 	}
-	return runtime.ParseDetachKeys(s)
+	return ctr.ParseDetachKeys(s)
 }
 
 // stopTimeout is -t/--time: nil leaves it to the container.
@@ -160,16 +160,16 @@ func stopTimeout(cmd *cobra.Command, seconds int) *time.Duration {
 }
 
 func (a *app) stopCommand() *cobra.Command {
-	return a.timedCommand("stop", "Stop one or more running containers", (*runtime.Manager).Stop)
+	return a.timedCommand("stop", "Stop one or more running containers", (*ctr.Manager).Stop)
 }
 
 func (a *app) restartCommand() *cobra.Command {
-	return a.timedCommand("restart", "Restart one or more containers", (*runtime.Manager).Restart)
+	return a.timedCommand("restart", "Restart one or more containers", (*ctr.Manager).Restart)
 }
 
 // timedCommand is stop or restart: op on each container, with -t seconds
 // of grace before the kill.
-func (a *app) timedCommand(verb, short string, op func(*runtime.Manager, context.Context, string, *time.Duration) error) *cobra.Command {
+func (a *app) timedCommand(verb, short string, op func(*ctr.Manager, context.Context, string, *time.Duration) error) *cobra.Command {
 	var seconds int
 	cmd := &cobra.Command{
 		Use:   verb + " [OPTIONS] CONTAINER [CONTAINER...]",
@@ -195,7 +195,7 @@ func (a *app) killCommand() *cobra.Command {
 		Short: "Kill one or more running containers",
 		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sig, err := runtime.ParseSignal(signal)
+			sig, err := ctr.ParseSignal(signal)
 			if err != nil {
 				return err
 			}
@@ -217,7 +217,7 @@ func (a *app) killCommand() *cobra.Command {
 }
 
 func (a *app) rmCommand() *cobra.Command {
-	var o runtime.RemoveOptions
+	var o ctr.RemoveOptions
 	cmd := &cobra.Command{
 		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Remove one or more containers",

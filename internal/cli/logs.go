@@ -5,11 +5,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/ctr"
 )
 
 func (a *app) logsCommand() *cobra.Command {
-	var o runtime.LogsOptions
+	var o ctr.LogsOptions
 	var tail, since, until string
 	cmd := &cobra.Command{
 		Use:   "logs [OPTIONS] CONTAINER",

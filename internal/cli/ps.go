@@ -15,7 +15,7 @@ import (
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/ctr"
 )
 
 type psOptions struct {
@@ -128,7 +128,7 @@ type imageNames struct {
 	byName map[string]digest.Digest
 }
 
-func (n imageNames) shown(c *runtime.Container, trunc bool) string {
+func (n imageNames) shown(c *ctr.Container, trunc bool) string {
 	id, ok := n.byName[c.Image]
 	if !ok {
 		if r, err := n.e.Resolve(n.ctx, c.Image); err == nil {
@@ -159,7 +159,7 @@ func (n imageNames) shown(c *runtime.Container, trunc bool) string {
 // psRow is one row of ps; its methods answer --format templates with
 // Docker's field names.
 type psRow struct {
-	c     *runtime.Container
+	c     *ctr.Container
 	trunc bool
 	now   time.Time
 	image string
@@ -239,7 +239,7 @@ func (r psRow) jsonRow() map[string]string {
 // containerFilters reads ps's --filter values as Docker's daemon does:
 // values of one key are alternatives, different keys must all match. all
 // is set when a status filter asks for stopped containers too.
-func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (match func(*runtime.Container) bool, all bool, err error) {
+func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (match func(*ctr.Container) bool, all bool, err error) {
 	byKey := map[string][]string{}
 	for _, f := range filters {
 		k, v, ok := strings.Cut(f, "=")
@@ -248,11 +248,11 @@ func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (
 		}
 		byKey[k] = append(byKey[k], v)
 	}
-	var preds []func(*runtime.Container) bool
+	var preds []func(*ctr.Container) bool
 	for _, key := range sortedKeys(byKey) {
 		values := byKey[key]
 		invalid := func(v string) error { return errdefs.Newf(errdefs.ErrInvalid, "Invalid filter '%s=%s'", key, v) }
-		var one func(c *runtime.Container, v string) bool
+		var one func(c *ctr.Container, v string) bool
 		switch key {
 		case "status":
 			for _, v := range values {
@@ -263,13 +263,13 @@ func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (
 				}
 			}
 			all = true
-			one = func(c *runtime.Container, v string) bool { return string(c.State.Status) == v }
+			one = func(c *ctr.Container, v string) bool { return string(c.State.Status) == v }
 		case "name":
 			res, err := regexps(values, invalid)
 			if err != nil {
 				return nil, false, err
 			}
-			preds = append(preds, func(c *runtime.Container) bool {
+			preds = append(preds, func(c *ctr.Container) bool {
 				for _, re := range res {
 					if re.MatchString(c.Name) || re.MatchString("/"+c.Name) {
 						return true
@@ -283,7 +283,7 @@ func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (
 			if err != nil {
 				return nil, false, err
 			}
-			preds = append(preds, func(c *runtime.Container) bool {
+			preds = append(preds, func(c *ctr.Container) bool {
 				for _, re := range res {
 					if re.MatchString(c.ID) {
 						return true
@@ -299,7 +299,7 @@ func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (
 					ids[r.ID.String()] = true
 				}
 			}
-			preds = append(preds, func(c *runtime.Container) bool { return ids[c.ImageID] })
+			preds = append(preds, func(c *ctr.Container) bool { return ids[c.ImageID] })
 			continue
 		case "exited":
 			for _, v := range values {
@@ -307,12 +307,12 @@ func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (
 					return nil, false, invalid(v)
 				}
 			}
-			one = func(c *runtime.Container, v string) bool {
+			one = func(c *ctr.Container, v string) bool {
 				n, _ := strconv.Atoi(v)
-				return c.State.Status == runtime.StatusExited && !c.State.StartedAt.IsZero() && c.State.ExitCode == n
+				return c.State.Status == ctr.StatusExited && !c.State.StartedAt.IsZero() && c.State.ExitCode == n
 			}
 		case "label":
-			one = func(c *runtime.Container, v string) bool {
+			one = func(c *ctr.Container, v string) bool {
 				k, want, hasValue := strings.Cut(v, "=")
 				got, ok := c.Config.Labels[k]
 				return ok && (!hasValue || got == want)
@@ -322,14 +322,14 @@ func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (
 			if err != nil {
 				return nil, false, err
 			}
-			var ref *runtime.Container
+			var ref *ctr.Container
 			for _, v := range values {
 				if ref, err = m.Get(ctx, v); err != nil {
 					return nil, false, err
 				}
 			}
 			before := key == "before"
-			preds = append(preds, func(c *runtime.Container) bool {
+			preds = append(preds, func(c *ctr.Container) bool {
 				if before {
 					return c.Created.Before(ref.Created)
 				}
@@ -339,7 +339,7 @@ func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (
 		default:
 			return nil, false, errdefs.Newf(errdefs.ErrInvalid, "Invalid filter '%s'", key)
 		}
-		preds = append(preds, func(c *runtime.Container) bool {
+		preds = append(preds, func(c *ctr.Container) bool {
 			for _, v := range values {
 				if one(c, v) {
 					return true
@@ -348,7 +348,7 @@ func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (
 			return false
 		})
 	}
-	return func(c *runtime.Container) bool {
+	return func(c *ctr.Container) bool {
 		for _, p := range preds {
 			if !p(c) {
 				return false

@@ -12,7 +12,7 @@ import (
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/ctr"
 )
 
 func (a *app) runCommand() *cobra.Command {
@@ -80,9 +80,9 @@ func containerError(cmd *cobra.Command, err error, withHelp bool) error {
 
 func startExitCode(err error) int {
 	switch {
-	case errors.Is(err, runtime.ErrCommandNotFound):
+	case errors.Is(err, ctr.ErrCommandNotFound):
 		return 127
-	case errors.Is(err, runtime.ErrCommandNotExecutable):
+	case errors.Is(err, ctr.ErrCommandNotExecutable):
 		return 126
 	}
 	return exitBadUsage
@@ -90,7 +90,7 @@ func startExitCode(err error) int {
 
 // createContainer makes the container, pulling its image first when it is
 // not in the store, as `docker run` and `docker create` do.
-func (a *app) createContainer(ctx context.Context, e *engine.Engine, co runtime.CreateOptions) (*runtime.Container, error) {
+func (a *app) createContainer(ctx context.Context, e *engine.Engine, co ctr.CreateOptions) (*ctr.Container, error) {
 	if _, err := e.Resolve(ctx, co.Image); errdefs.IsNotFound(err) {
 		if err := a.pullMissing(ctx, e, co.Image); err != nil {
 			return nil, err
@@ -127,9 +127,9 @@ func (a *app) runContainer(cmd *cobra.Command, o *containerOptions, args []strin
 	if err != nil {
 		return containerError(cmd, err, true)
 	}
-	keys := runtime.DefaultDetachKeys
+	keys := ctr.DefaultDetachKeys
 	if o.detachKeys != "" {
-		if keys, err = runtime.ParseDetachKeys(o.detachKeys); err != nil {
+		if keys, err = ctr.ParseDetachKeys(o.detachKeys); err != nil {
 			return containerError(cmd, err, true)
 		}
 	}
@@ -156,14 +156,14 @@ func (a *app) runContainer(cmd *cobra.Command, o *containerOptions, args []strin
 		return nil
 	}
 
-	st := &runtime.Streams{Stdout: a.stdout, Stderr: a.stderr}
+	st := &ctr.Streams{Stdout: a.stdout, Stderr: a.stderr}
 	if o.interactive {
 		st.Stdin = a.stdin
 		if o.tty {
 			st.DetachKeys = keys
 		}
 	}
-	code, err := a.attached(ctx, st, o.tty, o.sigProxy && !o.tty, func() (*runtime.Session, error) {
+	code, err := a.attached(ctx, st, o.tty, o.sigProxy && !o.tty, func() (*ctr.Session, error) {
 		return m.Start(ctx, c.ID, st)
 	})
 	if o.rm {
@@ -183,12 +183,12 @@ func (a *app) runContainer(cmd *cobra.Command, o *containerOptions, args []strin
 // terminal with tty, forwards signals with proxy, and waits for the exit
 // code. While signals are forwarded the wait does not end on SIGINT or
 // SIGTERM: the process gets them and its exit ends the wait.
-func (a *app) attached(ctx context.Context, st *runtime.Streams, tty, proxy bool, open func() (*runtime.Session, error)) (int, error) {
+func (a *app) attached(ctx context.Context, st *ctr.Streams, tty, proxy bool, open func() (*ctr.Session, error)) (int, error) {
 	// Signals are caught before the process starts, so that one sent as
 	// soon as its first output shows is passed on too.
-	var signals *runtime.SignalProxy
+	var signals *ctr.SignalProxy
 	if proxy {
-		signals = runtime.CatchSignals()
+		signals = ctr.CatchSignals()
 		defer signals.Stop()
 	}
 	sess, err := open()
@@ -201,7 +201,7 @@ func (a *app) attached(ctx context.Context, st *runtime.Streams, tty, proxy bool
 		in, inOK := st.Stdin.(*os.File)
 		switch {
 		case outOK && inOK:
-			restore, err := runtime.AttachTerminal(sess, in, out)
+			restore, err := ctr.AttachTerminal(sess, in, out)
 			if err != nil {
 				return 0, err
 			}
@@ -219,7 +219,7 @@ func (a *app) attached(ctx context.Context, st *runtime.Streams, tty, proxy bool
 		waitCtx = context.WithoutCancel(ctx)
 	}
 	code, err := sess.Wait(waitCtx)
-	if errors.Is(err, runtime.ErrDetached) {
+	if errors.Is(err, ctr.ErrDetached) {
 		return 0, nil
 	}
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/runtime/volume"
+	"github.com/berth-dev/berth/ctr/volume"
 )
 
 func (a *app) volumeCommand() *cobra.Command {
