@@ -17,9 +17,9 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/ctr/crashpoint"
+	"github.com/berth-dev/berth/errdefs"
 )
 
 // These tests kill a berth process (the test binary playing one) at each

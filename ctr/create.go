@@ -17,13 +17,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/ctr/crashpoint"
 	"github.com/berth-dev/berth/ctr/names"
 	"github.com/berth-dev/berth/ctr/portproxy"
 	"github.com/berth-dev/berth/ctr/spec"
 	"github.com/berth-dev/berth/ctr/volume"
+	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/image"
 )
 
 // CreateOptions are what `berth create` and `berth run` ask for. Fields left

@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/ctr/logs"
 	"github.com/berth-dev/berth/ctr/shim"
 	"github.com/berth-dev/berth/ctr/spec"
+	"github.com/berth-dev/berth/errdefs"
 )
 
 // ExecOptions are exec's flags.

@@ -13,9 +13,9 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/internal/syncbuf"
-	"github.com/berth-dev/berth/ctr"
 )
 
 // terminal is a pty pair standing in for the user's terminal: the test

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/internal/syncbuf"
-	"github.com/berth-dev/berth/ctr"
 )
 
 func TestExitCodes(t *testing.T) {

@@ -13,11 +13,11 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/ctr/internal/testimage"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/internal/syncbuf"
 	hosttest "github.com/berth-dev/berth/internal/testimage"
-	"github.com/berth-dev/berth/ctr"
-	"github.com/berth-dev/berth/ctr/internal/testimage"
 )
 
 // The tests run the shim as the test binary itself: TestMain turns into

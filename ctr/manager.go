@@ -15,10 +15,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/ctr/network"
 	"github.com/berth-dev/berth/ctr/runc"
 	"github.com/berth-dev/berth/ctr/volume"
+	"github.com/berth-dev/berth/errdefs"
 )
 
 // Options configure a Manager; the zero value is right for the berth

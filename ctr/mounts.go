@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/ctr/volume"
+	"github.com/berth-dev/berth/errdefs"
 )
 
 // VolumeSpec is a parsed -v value.

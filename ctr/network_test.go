@@ -14,10 +14,10 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/internal/syncbuf"
 	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/ctr/portproxy"
+	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/internal/syncbuf"
 )
 
 func get(url string) (string, error) {

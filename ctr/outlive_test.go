@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/internal/syncbuf"
 	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/internal/syncbuf"
 )
 
 // cliRunDetached is `berth run -d`: a process that starts a container and

@@ -4,8 +4,8 @@ import (
 	"context"
 	"strings"
 
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/ctr/names"
+	"github.com/berth-dev/berth/errdefs"
 )
 
 // Rename gives a container a new name, as `docker rename` does: the new

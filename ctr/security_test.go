@@ -12,9 +12,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/ctr/internal/testimage"
+	"github.com/berth-dev/berth/errdefs"
 )
 
 // onlyStdio checks `ls -l /proc/self/fd` output: 0, 1 and 2, and nothing

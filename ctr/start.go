@@ -13,7 +13,6 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/ctr/crashpoint"
 	"github.com/berth-dev/berth/ctr/network"
 	"github.com/berth-dev/berth/ctr/portproxy"
@@ -22,6 +21,7 @@ import (
 	"github.com/berth-dev/berth/ctr/shim"
 	"github.com/berth-dev/berth/ctr/spec"
 	"github.com/berth-dev/berth/ctr/volume"
+	"github.com/berth-dev/berth/errdefs"
 )
 
 // Streams connect a caller to a container's process (see shim.Streams).

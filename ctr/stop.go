@@ -13,9 +13,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/ctr/crashpoint"
 	"github.com/berth-dev/berth/ctr/shim"
+	"github.com/berth-dev/berth/errdefs"
 )
 
 // DefaultStopTimeout is how long stop waits before SIGKILL, as Docker's.

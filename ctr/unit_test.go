@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/ctr/portproxy"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
-	"github.com/berth-dev/berth/ctr/portproxy"
 )
 
 func TestParseVolume(t *testing.T) {

@@ -3,8 +3,8 @@ package ctr
 import (
 	"context"
 
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/ctr/volume"
+	"github.com/berth-dev/berth/errdefs"
 )
 
 // VolumeUsers returns the IDs of the containers (running or not) that use

@@ -9,10 +9,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/internal/syncbuf"
 	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/ctr/internal/testimage"
+	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/internal/syncbuf"
 )
 
 func TestNamedVolume(t *testing.T) {

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
-	"github.com/berth-dev/berth/ctr"
 )
 
 // ContainerInspect is `container inspect`'s JSON, shaped as Docker's (key

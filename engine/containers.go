@@ -10,10 +10,10 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/ctr/crashpoint"
 	"github.com/berth-dev/berth/ctr/names"
+	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/store"
 )
 

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/store"
 )
 

@@ -11,9 +11,9 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/internal/testimage"
-	"github.com/berth-dev/berth/ctr"
 )
 
 func openEngine(t *testing.T) *Engine {

@@ -27,13 +27,13 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/hub/blobs"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/internal/hubtest"
 	"github.com/berth-dev/berth/internal/testimage"
 	"github.com/berth-dev/berth/registry/client"
-	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/store"
 )
 

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/ctr/portproxy"
+	"github.com/berth-dev/berth/errdefs"
 )
 
 // containerRow is a container as the Containers page shows it.

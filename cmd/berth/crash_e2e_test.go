@@ -19,8 +19,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/berth-dev/berth/internal/testimage"
 	"github.com/berth-dev/berth/ctr/crashpoint"
+	"github.com/berth-dev/berth/internal/testimage"
 )
 
 // These tests kill the real berth with SIGKILL in the middle of create,

@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 
+	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/internal/cli"
 	"github.com/berth-dev/berth/internal/welcome"
-	"github.com/berth-dev/berth/ctr"
 )
 
 func main() {

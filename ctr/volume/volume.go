@@ -24,8 +24,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/ctr/names"
+	"github.com/berth-dev/berth/errdefs"
 )
 
 // AnonymousLabel marks a volume made for an image's VOLUME, as Docker marks it.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/internal/dockertest"
 	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/internal/dockertest"
 )
 
 func TestMain(m *testing.M) {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/errdefs"
 )
 
 func (a *app) containerCommand() *cobra.Command {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/berth-dev/berth/internal/testimage"
 	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/internal/testimage"
 )
 
 // The container tests run berth in-process with its runtime on a bridge,

@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/ctr"
 )
 
 // runtimeOptions configure the container runtime; tests put its network

@@ -10,9 +10,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/ctr"
 )
 
 func (a *app) runCommand() *cobra.Command {

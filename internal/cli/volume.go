@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/ctr/volume"
+	"github.com/berth-dev/berth/errdefs"
 )
 
 func (a *app) volumeCommand() *cobra.Command {
