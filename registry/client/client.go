@@ -32,6 +32,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/berth-dev/berth/retry"
 )
 
 // Credentials finds the login for a registry host ("localhost:5000").
@@ -50,10 +52,16 @@ type Options struct {
 	Transport http.RoundTripper
 	// UserAgent is sent with every request.
 	UserAgent string
-	// Retries is how many times a transient failure (connection reset, 5xx,
-	// 429, a truncated body) is retried before giving up; default 5.
+	// Retry is how a transient failure (connection reset, 5xx, 429, a
+	// truncated body) is retried: every request and transfer of the
+	// client, and the layer jobs of pull and push, follow it. Unset, it is
+	// retry.Default with Retries and Backoff applied.
+	Retry retry.Policy
+	// Retries, when Retry is unset, is how many times a failure is retried
+	// (Retry.Attempts-1); -1 means never. Default 4.
 	Retries int
-	// Backoff is the first retry's delay, doubled each time; default 250ms.
+	// Backoff, when Retry is unset, is the first retry's delay, doubled
+	// each time; default 250ms.
 	Backoff time.Duration
 	// StallTimeout ends a transfer that has moved nothing for this long
 	// (it is then resumed): a download receiving nothing, an upload whose
@@ -64,6 +72,10 @@ type Options struct {
 	// in advance; default 8 MiB.
 	ChunkSize int
 }
+
+// RetryPolicy is the policy the client retries with, for the callers
+// that retry what the client cannot (a layer whose bytes were damaged).
+func (c *Client) RetryPolicy() retry.Policy { return c.opts.Retry }
 
 // Client is a registry client; safe for concurrent use.
 type Client struct {
@@ -89,14 +101,14 @@ type hostState struct {
 
 // New makes a client.
 func New(opts Options) *Client {
-	if opts.Retries == 0 {
-		opts.Retries = 5
-	}
-	if opts.Retries < 0 {
-		opts.Retries = 0
-	}
-	if opts.Backoff <= 0 {
-		opts.Backoff = 250 * time.Millisecond
+	if opts.Retry.Attempts == 0 {
+		opts.Retry = retry.Default
+		if opts.Retries != 0 {
+			opts.Retry.Attempts = max(opts.Retries, 0) + 1
+		}
+		if opts.Backoff > 0 {
+			opts.Retry.Base = opts.Backoff
+		}
 	}
 	if opts.StallTimeout <= 0 {
 		opts.StallTimeout = 30 * time.Second
