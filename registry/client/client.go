@@ -73,10 +73,6 @@ type Options struct {
 	ChunkSize int
 }
 
-// RetryPolicy is the policy the client retries with, for the callers
-// that retry what the client cannot (a layer whose bytes were damaged).
-func (c *Client) RetryPolicy() retry.Policy { return c.opts.Retry }
-
 // Client is a registry client; safe for concurrent use.
 type Client struct {
 	opts     Options

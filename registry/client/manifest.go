@@ -36,6 +36,10 @@ func (c *Client) Repository(host, path string, actions ...string) *Repository {
 // Name is host/path.
 func (r *Repository) Name() string { return r.Host + "/" + r.Path }
 
+// RetryPolicy is the policy the client retries with, for a caller that
+// retries what the client cannot (a layer whose bytes were damaged).
+func (r *Repository) RetryPolicy() retry.Policy { return r.c.opts.Retry }
+
 func (r *Repository) scope() string {
 	return "repository:" + r.Path + ":" + strings.Join(r.actions, ",")
 }

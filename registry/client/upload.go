@@ -167,6 +167,10 @@ func (u *Upload) patch(chunk []byte) error {
 // its bytes without a range. A new upload can go on: IsTransient says so.
 var errOutOfStep = errors.New("upload out of step with the registry")
 
+// IsOutOfStep reports an upload that cannot go on: its caller may start a
+// new one, which can succeed.
+func IsOutOfStep(err error) bool { return errors.Is(err, errOutOfStep) }
+
 // resumable reports a failed upload request worth asking the upload's
 // status and going on: a transient failure, or a range the registry
 // refused because an earlier request that failed on the way landed after
