@@ -120,10 +120,9 @@ func DoIf(ctx context.Context, p Policy, retryable func(error) bool, op func(att
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if !retryable(err) {
+		// Ended meanwhile, the operation's own error says more than the
+		// context's.
+		if ctx.Err() != nil || !retryable(err) {
 			return err
 		}
 		if err := r.Again(ctx, err); err != nil {
