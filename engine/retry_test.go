@@ -94,3 +94,51 @@ func TestPullLayerRetriesOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestPushLayerRetriesOnce: behind a registry refusing every request that
+// sends a layer's bytes (PATCH, PUT) with a 503, one layer upload sends
+// them exactly the policy's attempts: the layer job does not start the
+// upload over on top of the client's retries.
+func TestPushLayerRetriesOnce(t *testing.T) {
+	ctx := context.Background()
+	h := hubtest.New(t, hubtest.Options{})
+	im := h.PushRandom(t, "test/one:1", 1, 300000)
+	e := openEngine(t)
+	if _, err := e.Pull(ctx, h.Host+"/test/one:1", PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var sends atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodPatch || r.Method == http.MethodPut) && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+			sends.Add(1)
+			http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}`, http.StatusServiceUnavailable)
+			return
+		}
+		h.Hub.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	name := srv.Listener.Addr().String() + "/test/copy:1"
+	if err := e.Tag(ctx, h.Host+"/test/one:1", name); err != nil {
+		t.Fatal(err)
+	}
+	policy := retry.Policy{Attempts: 3, Base: time.Millisecond}
+	c := client.New(client.Options{Retry: policy, Transport: &http.Transport{DisableKeepAlives: true}})
+	var rec recorder
+	_, err := e.Push(ctx, name, PushOptions{Registry: c, Progress: rec.add})
+	if !client.IsTransient(err) {
+		t.Fatalf("want the 503 after the attempts: %v", err)
+	}
+	if n := sends.Load(); n != int32(policy.Attempts) {
+		t.Errorf("the layer's bytes were sent %d times, want the policy's %d attempts", n, policy.Attempts)
+	}
+	id := image.ShortID(im.ConfigContents.RootFS.DiffIDs[0])
+	retries := 0
+	for _, ev := range rec.evs {
+		if ev.ID == id && strings.HasPrefix(ev.Status, "Retrying in ") {
+			retries++
+		}
+	}
+	if retries != policy.Attempts-1 {
+		t.Errorf("%d retries shown, want %d: %v", retries, policy.Attempts-1, rec.statuses(id))
+	}
+}
