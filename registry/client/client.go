@@ -300,7 +300,9 @@ type request struct {
 	stream io.Reader
 	length int64 // of stream, -1 when unknown
 	scopes []string
-	// once turns off retries (an upload chunk, whose fate must be asked).
+	// once turns off the transport's retries: for a request whose caller
+	// retries it (a blob or manifest GET, an upload's status) or must ask
+	// its fate first (an upload chunk), so that retries do not multiply.
 	once bool
 	// watch ends the request when it makes no progress (see watchdog):
 	// pushes, whose body writes have no other timeout. Blob downloads
