@@ -266,9 +266,6 @@ func TestPullThroughFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIPPED in -short: many pulls through a damaging proxy")
 	}
-	old := layerRetryDelay
-	layerRetryDelay = 10 * time.Millisecond
-	t.Cleanup(func() { layerRetryDelay = old })
 	h := hubtest.New(t, hubtest.Options{})
 	im := faultImage(t)
 	h.PushImage(t, "test/faults:1", im)

@@ -85,28 +85,62 @@ func (e *Engine) Load(ctx context.Context, r io.Reader, progress ProgressFunc) (
 	if err != nil {
 		return res, err
 	}
+	imgs, err := archiveImages(idx)
+	if err != nil {
+		return res, err
+	}
+	jobs := distinctLayers(imgs)
+	lease, err := e.store.NewLease(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer lease.Release(ctx)
+	if err := e.skipPresentLayers(ctx, lease, imgs, jobs, progress); err != nil {
+		return res, err
+	}
+	if err := e.unpackJobs(ctx, idx, jobs, progress); err != nil {
+		return res, err
+	}
+	if err := e.writeArchiveBlobs(ctx, idx, imgs); err != nil {
+		return res, err
+	}
+	err = e.store.Update(ctx, func(tx *store.Tx) error {
+		res = LoadResult{}
+		for _, img := range imgs {
+			if err := e.recordLoaded(ctx, tx, img, &res); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
+// archiveImages lists the images of a Docker archive or an OCI layout.
+func archiveImages(idx *tarIndex) ([]*archiveImage, error) {
 	var imgs []*archiveImage
+	var err error
 	switch {
 	case idx.has("manifest.json"):
 		imgs, err = dockerArchiveImages(idx)
 	case idx.has("index.json"):
 		imgs, err = ociArchiveImages(idx)
 	default:
-		return res, fmt.Errorf("open manifest.json: no such file or directory: the input is neither a Docker archive nor an OCI layout: %w", errdefs.ErrInvalid)
+		return nil, fmt.Errorf("open manifest.json: no such file or directory: the input is neither a Docker archive nor an OCI layout: %w", errdefs.ErrInvalid)
 	}
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	if len(imgs) == 0 {
-		return res, fmt.Errorf("the archive holds no image: %w", errdefs.ErrInvalid)
+		return nil, fmt.Errorf("the archive holds no image: %w", errdefs.ErrInvalid)
 	}
-	jobs := distinctLayers(imgs)
+	return imgs, nil
+}
 
-	lease, err := e.store.NewLease(ctx)
-	if err != nil {
-		return res, err
-	}
-	defer lease.Release(ctx)
+// skipPresentLayers leases the images' configs and layers, so that no
+// garbage collection takes them during the load, and marks the layers
+// already present to be skipped.
+func (e *Engine) skipPresentLayers(ctx context.Context, lease *store.Lease, imgs []*archiveImage, jobs []*layerJob, progress ProgressFunc) error {
 	var chains []digest.Digest
 	for _, j := range jobs {
 		chains = append(chains, j.chainID)
@@ -117,7 +151,7 @@ func (e *Engine) Load(ctx context.Context, r io.Reader, progress ProgressFunc) (
 	}
 	_, haveLayer, err := lease.Acquire(ctx, cfgs, chains)
 	if err != nil {
-		return res, err
+		return err
 	}
 	for _, j := range jobs {
 		if haveLayer[j.chainID] && e.hasLocalBlob(ctx, j.diffID) {
@@ -128,68 +162,71 @@ func (e *Engine) Load(ctx context.Context, r io.Reader, progress ProgressFunc) (
 			progress.send(Progress{ID: image.ShortID(j.diffID), Status: "Already exists"})
 		}
 	}
-	if err := e.unpackJobs(ctx, idx, jobs, progress); err != nil {
-		return res, err
-	}
+	return nil
+}
 
+// writeArchiveBlobs stores the images' configs and the manifests and
+// indexes the archive keeps with them, checked against their digests.
+func (e *Engine) writeArchiveBlobs(ctx context.Context, idx *tarIndex, imgs []*archiveImage) error {
 	for _, img := range imgs {
 		if _, err := e.store.WriteBlob(ctx, img.configRaw); err != nil {
-			return res, err
+			return err
 		}
 		for _, b := range img.extra {
 			raw, err := idx.read(b.entry, image.MaxManifestSize)
 			if err != nil {
-				return res, err
+				return err
 			}
 			if digest.FromBytes(raw) != b.digest {
-				return res, fmt.Errorf("%s in the archive does not match its digest %s: %w", b.entry, b.digest, errdefs.ErrDigestMismatch)
+				return fmt.Errorf("%s in the archive does not match its digest %s: %w", b.entry, b.digest, errdefs.ErrDigestMismatch)
 			}
 			if _, err := e.store.WriteBlob(ctx, raw); err != nil {
-				return res, err
+				return err
 			}
 		}
 	}
-	err = e.store.Update(ctx, func(tx *store.Tx) error {
-		res = LoadResult{}
-		for _, img := range imgs {
-			rec := store.Image{ID: img.id, Created: created(img.config), Platform: platformOf(img.config)}
-			for _, j := range img.layers {
-				rec.Layers = append(rec.Layers, store.ImageLayer{DiffID: j.diffID, ChainID: j.chainID, Size: j.result.Layer.Size})
-				rec.Size += j.result.Layer.Size
-			}
-			if img.manifest != nil {
-				rec.Manifest, rec.ManifestMediaType = img.manifest.Digest, img.manifest.MediaType
-			}
-			for _, b := range img.extra {
-				rec.Blobs = append(rec.Blobs, store.ImageBlob{Digest: b.digest, MediaType: b.mediaType})
-			}
-			if err := tx.PutImage(ctx, rec); err != nil {
-				return err
-			}
-			loaded := LoadedImage{ID: img.id}
-			for _, name := range img.tags {
-				ref, err := e.ParseReference(name)
-				if err != nil {
-					return fmt.Errorf("the archive tags an image %q: %w", name, err)
-				}
-				if ref.Digest != "" {
-					continue
-				}
-				ref = ref.WithDefaultTag()
-				old, err := tx.SetTag(ctx, store.Tag{Ref: ref.String(), Repo: ref.Name(), Tag: ref.Tag, ImageID: img.id})
-				if err != nil {
-					return err
-				}
-				if old != "" && old != img.id {
-					res.Renamed = append(res.Renamed, fmt.Sprintf("The image %s already exists, renaming the old one with ID %s to empty string", ref.FamiliarString(e.hub), old))
-				}
-				loaded.Tags = append(loaded.Tags, ref.FamiliarString(e.hub))
-			}
-			res.Images = append(res.Images, loaded)
+	return nil
+}
+
+// recordLoaded records a loaded image and points its tags at it, noting
+// in res the image and the tags taken from another image, as Docker
+// words them.
+func (e *Engine) recordLoaded(ctx context.Context, tx *store.Tx, img *archiveImage, res *LoadResult) error {
+	rec := store.Image{ID: img.id, Created: created(img.config), Platform: platformOf(img.config)}
+	for _, j := range img.layers {
+		rec.Layers = append(rec.Layers, store.ImageLayer{DiffID: j.diffID, ChainID: j.chainID, Size: j.result.Layer.Size})
+		rec.Size += j.result.Layer.Size
+	}
+	if img.manifest != nil {
+		rec.Manifest, rec.ManifestMediaType = img.manifest.Digest, img.manifest.MediaType
+	}
+	for _, b := range img.extra {
+		rec.Blobs = append(rec.Blobs, store.ImageBlob{Digest: b.digest, MediaType: b.mediaType})
+	}
+	if err := tx.PutImage(ctx, rec); err != nil {
+		return err
+	}
+	loaded := LoadedImage{ID: img.id}
+	for _, name := range img.tags {
+		ref, err := e.ParseReference(name)
+		if err != nil {
+			return fmt.Errorf("the archive tags an image %q: %w", name, err)
 		}
-		return nil
-	})
-	return res, err
+		if ref.Digest != "" {
+			continue
+		}
+		ref = ref.WithDefaultTag()
+		old, err := tx.SetTag(ctx, store.Tag{Ref: ref.String(), Repo: ref.Name(), Tag: ref.Tag, ImageID: img.id})
+		if err != nil {
+			return err
+		}
+		if old != "" && old != img.id {
+			res.Renamed = append(res.Renamed, fmt.Sprintf("The image %s already exists, renaming the old one with ID %s to empty string", ref.FamiliarString(e.hub), old))
+		}
+		loaded.Tags = append(loaded.Tags, ref.FamiliarString(e.hub))
+	}
+	res.Images = append(res.Images, loaded)
+	return nil
 }
 
 // unpackJobs unpacks the layers not already present, in parallel. Jobs are

@@ -56,58 +56,103 @@ func (e *Engine) Pull(ctx context.Context, name string, o PullOptions) (PullResu
 	}
 	send := o.Progress
 	repo := c.Repository(ref.Hub, ref.Path)
+	im, err := e.resolvePull(ctx, repo, ref, o.Platform, send)
+	if err != nil {
+		return res, err
+	}
+	res.Digest, res.ID = im.top, im.man.Config.Digest
+	jobs, err := newPullJobs(im.man, im.cfg)
+	if err != nil {
+		return res, err
+	}
+	lease, err := e.store.NewLease(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer lease.Release(ctx)
+	quiet, err := e.markPresent(ctx, lease, im, jobs)
+	if err != nil {
+		return res, err
+	}
+	if err := e.pullLayers(ctx, repo, jobs, quiet, send); err != nil {
+		return res, err
+	}
+	if res.Updated, err = e.recordPull(ctx, repo, ref, res, im, jobs); err != nil {
+		return res, err
+	}
+	send.send(Progress{Status: "Digest: " + res.Digest.String()})
+	if res.Updated {
+		send.send(Progress{Status: "Status: Downloaded newer image for " + ref.FamiliarString(e.hub)})
+	} else {
+		send.send(Progress{Status: "Status: Image is up to date for " + ref.FamiliarString(e.hub)})
+	}
+	return res, nil
+}
+
+// pulledImage is what a pull learns from the registry before any layer:
+// the manifest for the platform, the indexes that led to it, the config.
+type pulledImage struct {
+	top     digest.Digest // what the reference resolved to
+	man     *ocispec.Manifest
+	manDesc client.Manifest
+	indexes []client.Manifest
+	cfgRaw  []byte
+	cfg     *image.Config
+}
+
+// resolvePull fetches the reference's manifest, picks the platform's image
+// from an index, and fetches and checks its config.
+func (e *Engine) resolvePull(ctx context.Context, repo *client.Repository, ref image.Reference, platform *ocispec.Platform, send ProgressFunc) (pulledImage, error) {
+	var im pulledImage
 	tagOrDigest := ref.Tag
 	if ref.Digest != "" {
 		tagOrDigest = ref.Digest.String()
 	}
-
 	top, err := repo.Manifest(ctx, tagOrDigest)
 	if err != nil {
-		return res, e.pullError(ref, err)
+		return im, e.pullError(ref, err)
 	}
 	send.send(Progress{ID: tagOrDigest, Status: "Pulling from " + ref.Path})
-	res.Digest = top.Digest
+	im.top = top.Digest
 	want := image.DefaultPlatform()
-	if o.Platform != nil {
-		want = *o.Platform
+	if platform != nil {
+		want = *platform
 	}
 	resolved, err := repo.SelectPlatform(ctx, top, want)
 	if err != nil {
-		return res, err
+		return im, err
 	}
-	man, manDesc, indexes := resolved.Image, resolved.Manifest, resolved.Indexes
-	if !image.IsConfig(man.Config.MediaType) {
-		return res, fmt.Errorf("%s is not a container image (its config is %q): %w", ref.FamiliarString(e.hub), man.Config.MediaType, errdefs.ErrUnsupported)
+	im.man, im.manDesc, im.indexes = resolved.Image, resolved.Manifest, resolved.Indexes
+	if !image.IsConfig(im.man.Config.MediaType) {
+		return im, fmt.Errorf("%s is not a container image (its config is %q): %w", ref.FamiliarString(e.hub), im.man.Config.MediaType, errdefs.ErrUnsupported)
 	}
-	cfgRaw, err := repo.FetchBlob(ctx, man.Config, maxConfigSize)
-	if err != nil {
-		return res, fmt.Errorf("fetching the config of %s: %w", ref.FamiliarString(e.hub), err)
+	if im.cfgRaw, err = repo.FetchBlob(ctx, im.man.Config, maxConfigSize); err != nil {
+		return im, fmt.Errorf("fetching the config of %s: %w", ref.FamiliarString(e.hub), err)
 	}
-	cfg, err := image.ParseConfig(cfgRaw)
-	if err != nil {
-		return res, err
+	if im.cfg, err = image.ParseConfig(im.cfgRaw); err != nil {
+		return im, err
 	}
-	if o.Platform != nil && len(indexes) == 0 {
-		have := ocispec.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
-		if !image.MatchPlatform(*o.Platform, have) {
-			return res, fmt.Errorf("image with reference %s was found but does not match the specified platform: wanted %s, actual: %s: %w",
-				ref.FamiliarString(e.hub), image.FormatPlatform(*o.Platform), image.FormatPlatform(have), errdefs.ErrNotFound)
+	if platform != nil && len(im.indexes) == 0 {
+		have := ocispec.Platform{OS: im.cfg.OS, Architecture: im.cfg.Architecture, Variant: im.cfg.Variant}
+		if !image.MatchPlatform(*platform, have) {
+			return im, fmt.Errorf("image with reference %s was found but does not match the specified platform: wanted %s, actual: %s: %w",
+				ref.FamiliarString(e.hub), image.FormatPlatform(*platform), image.FormatPlatform(have), errdefs.ErrNotFound)
 		}
 	}
-	if len(man.Layers) != len(cfg.RootFS.DiffIDs) {
-		return res, fmt.Errorf("manifest %s has %d layers, its config %d: %w", manDesc.Digest, len(man.Layers), len(cfg.RootFS.DiffIDs), errdefs.ErrInvalid)
+	if len(im.man.Layers) != len(im.cfg.RootFS.DiffIDs) {
+		return im, fmt.Errorf("manifest %s has %d layers, its config %d: %w", im.manDesc.Digest, len(im.man.Layers), len(im.cfg.RootFS.DiffIDs), errdefs.ErrInvalid)
 	}
-	res.ID = man.Config.Digest
+	return im, nil
+}
 
+// newPullJobs makes a job per layer, each knowing its parent and the
+// earlier layer with the same blob, if any.
+func newPullJobs(man *ocispec.Manifest, cfg *image.Config) ([]*pullJob, error) {
 	jobs := make([]*pullJob, len(man.Layers))
 	chains := image.ChainIDs(cfg.RootFS.DiffIDs)
-	blobs := []digest.Digest{man.Config.Digest, manDesc.Digest}
-	for _, ix := range indexes {
-		blobs = append(blobs, ix.Digest)
-	}
 	for i, l := range man.Layers {
 		if _, err := image.LayerCompression(l.MediaType); err != nil {
-			return res, err
+			return nil, err
 		}
 		j := &pullJob{desc: l, id: image.ShortID(l.Digest), diffID: cfg.RootFS.DiffIDs[i], chainID: chains[i], done: make(chan struct{})}
 		if i > 0 {
@@ -119,21 +164,32 @@ func (e *Engine) Pull(ctx context.Context, name string, o PullOptions) (PullResu
 			}
 		}
 		jobs[i] = j
-		blobs = append(blobs, l.Digest)
 	}
+	return jobs, nil
+}
 
-	lease, err := e.store.NewLease(ctx)
-	if err != nil {
-		return res, err
+// markPresent leases the image's blobs and layers, so that no garbage
+// collection takes them during the pull, and marks the jobs of layers
+// already present to be skipped. It reports whether the pull is to be
+// quiet about them: Docker says nothing about the layers of an image it
+// already has.
+func (e *Engine) markPresent(ctx context.Context, lease *store.Lease, im pulledImage, jobs []*pullJob) (quiet bool, err error) {
+	blobs := []digest.Digest{im.man.Config.Digest, im.manDesc.Digest}
+	for _, ix := range im.indexes {
+		blobs = append(blobs, ix.Digest)
 	}
-	defer lease.Release(ctx)
+	chains := make([]digest.Digest, len(jobs))
+	for i, j := range jobs {
+		blobs = append(blobs, j.desc.Digest)
+		chains[i] = j.chainID
+	}
 	_, haveLayer, err := lease.Acquire(ctx, blobs, chains)
 	if err != nil {
-		return res, err
+		return false, err
 	}
 	known := false
 	_ = e.store.View(ctx, func(tx *store.Tx) error {
-		_, err := tx.Image(ctx, res.ID)
+		_, err := tx.Image(ctx, im.man.Config.Digest)
 		known = err == nil
 		return nil
 	})
@@ -148,23 +204,24 @@ func (e *Engine) Pull(ctx context.Context, name string, o PullOptions) (PullResu
 			allPresent = false
 		}
 	}
-	// Docker says nothing about the layers of an image it already has.
-	quiet := known && allPresent
-	if err := e.pullLayers(ctx, repo, jobs, quiet, send); err != nil {
-		return res, err
-	}
+	return known && allPresent, nil
+}
 
-	if _, err := e.store.WriteBlob(ctx, cfgRaw); err != nil {
-		return res, err
+// recordPull stores the config and manifests and records the image, its
+// layers' blobs, its tag or digest. It reports whether the name now
+// points at another image than before.
+func (e *Engine) recordPull(ctx context.Context, repo *client.Repository, ref image.Reference, res PullResult, im pulledImage, jobs []*pullJob) (updated bool, err error) {
+	if _, err := e.store.WriteBlob(ctx, im.cfgRaw); err != nil {
+		return false, err
 	}
-	keep := append([]client.Manifest{manDesc}, indexes...)
+	keep := append([]client.Manifest{im.manDesc}, im.indexes...)
 	for _, m := range keep {
 		if _, err := e.store.WriteBlob(ctx, m.Raw); err != nil {
-			return res, err
+			return false, err
 		}
 	}
 	err = e.store.Update(ctx, func(tx *store.Tx) error {
-		rec := store.Image{ID: res.ID, Created: created(cfg), Platform: platformOf(cfg), Manifest: manDesc.Digest, ManifestMediaType: manDesc.MediaType}
+		rec := store.Image{ID: res.ID, Created: created(im.cfg), Platform: platformOf(im.cfg), Manifest: im.manDesc.Digest, ManifestMediaType: im.manDesc.MediaType}
 		for _, j := range jobs {
 			rec.Layers = append(rec.Layers, store.ImageLayer{DiffID: j.diffID, ChainID: j.chainID, Size: j.size})
 			rec.Size += j.size
@@ -180,36 +237,32 @@ func (e *Engine) Pull(ctx context.Context, name string, o PullOptions) (PullResu
 		if err := tx.PutImage(ctx, rec); err != nil {
 			return err
 		}
-		if ref.Tag != "" && ref.Digest == "" {
-			old, err := tx.SetTag(ctx, store.Tag{Ref: ref.String(), Repo: ref.Name(), Tag: ref.Tag, ImageID: res.ID})
-			if err != nil {
-				return err
-			}
-			res.Updated = old != res.ID
-		} else {
-			rds, err := tx.RepoDigests(ctx, res.ID)
-			if err != nil {
-				return err
-			}
-			res.Updated = true
-			for _, rd := range rds {
-				if rd.Repo == ref.Name() && rd.Digest == res.Digest {
-					res.Updated = false
-				}
-			}
+		if updated, err = nameImage(ctx, tx, ref, res); err != nil {
+			return err
 		}
 		return tx.AddRepoDigest(ctx, store.RepoDigest{Repo: ref.Name(), Digest: res.Digest, ImageID: res.ID})
 	})
+	return updated, err
+}
+
+// nameImage points the pulled tag at the image. It reports whether the
+// name pointed at another image before; pulled by digest, whether the
+// image did not have that digest yet.
+func nameImage(ctx context.Context, tx *store.Tx, ref image.Reference, res PullResult) (bool, error) {
+	if ref.Tag != "" && ref.Digest == "" {
+		old, err := tx.SetTag(ctx, store.Tag{Ref: ref.String(), Repo: ref.Name(), Tag: ref.Tag, ImageID: res.ID})
+		return old != res.ID, err
+	}
+	rds, err := tx.RepoDigests(ctx, res.ID)
 	if err != nil {
-		return res, err
+		return false, err
 	}
-	send.send(Progress{Status: "Digest: " + res.Digest.String()})
-	if res.Updated {
-		send.send(Progress{Status: "Status: Downloaded newer image for " + ref.FamiliarString(e.hub)})
-	} else {
-		send.send(Progress{Status: "Status: Image is up to date for " + ref.FamiliarString(e.hub)})
+	for _, rd := range rds {
+		if rd.Repo == ref.Name() && rd.Digest == res.Digest {
+			return false, nil
+		}
 	}
-	return res, nil
+	return true, nil
 }
 
 // pullError words a registry's refusal as Docker does.

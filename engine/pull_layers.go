@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/registry/client"
+	"github.com/berth-dev/berth/retry"
 	"github.com/berth-dev/berth/store"
 )
 
@@ -20,13 +22,6 @@ import (
 // straight through hashing, decompression and extraction, so this is also
 // how many layers unpack at once.
 const pullWorkers = 8
-
-// maxLayerAttempts bounds whole-layer retries (after a transfer's own
-// resumes are spent, or a digest mismatch).
-const maxLayerAttempts = 3
-
-// layerRetryDelay is the wait before retrying a layer, doubled each time.
-var layerRetryDelay = time.Second
 
 // pullJob is one layer of the image being pulled.
 type pullJob struct {
@@ -90,8 +85,8 @@ func (e *Engine) pullLayers(ctx context.Context, repo *client.Repository, jobs [
 }
 
 // pullLayer makes one layer present: skipped if another process finished
-// it meanwhile, else fetched and unpacked, retried as a whole when a
-// transfer fails for good or its bytes do not match their digest.
+// it meanwhile, else fetched and unpacked, fetched again when its bytes do
+// not match their digest.
 func (e *Engine) pullLayer(ctx context.Context, repo *client.Repository, j *pullJob, send ProgressFunc) error {
 	unlock, err := e.store.LockLayer(ctx, j.chainID)
 	if err != nil {
@@ -115,28 +110,26 @@ func (e *Engine) pullLayer(ctx context.Context, repo *client.Repository, j *pull
 			return ctx.Err()
 		}
 	}
-	delay := layerRetryDelay
-	for attempt := 1; ; attempt++ {
-		err := e.fetchLayer(ctx, repo, j, send)
-		if err == nil {
-			return nil
-		}
-		// Worth another attempt: a transfer that may work next time, damaged
-		// bytes, or a blob another process stored meanwhile.
-		retry := client.IsTransient(err) || errors.Is(err, errdefs.ErrDigestMismatch) || e.store.HasBlob(j.desc.Digest)
-		if attempt >= maxLayerAttempts || ctx.Err() != nil || !retry {
-			return err
-		}
-		send.send(Progress{ID: j.id, Status: fmt.Sprintf("Retrying in %d second%s", int(delay.Seconds()), plural(int(delay.Seconds())))})
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		delay *= 2
+	// The transfer retries and resumes itself (see client.OpenBlob); a
+	// layer is fetched again only for what a transfer cannot fix: bytes
+	// that do not match their digest, or a blob another process stored
+	// meanwhile. A transfer that gave up is not tried again on top.
+	again := func(err error) bool {
+		return errors.Is(err, errdefs.ErrDigestMismatch) || e.store.HasBlob(j.desc.Digest)
 	}
+	ctx = retrying(ctx, j.id, send)
+	return retry.DoIf(ctx, repo.RetryPolicy(), again, func(int) error {
+		return e.fetchLayer(ctx, repo, j, send)
+	})
+}
+
+// retrying is ctx under which a retry, of the layer or of one of its
+// requests, says so on the layer's line as Docker does.
+func retrying(ctx context.Context, id string, send ProgressFunc) context.Context {
+	return retry.WithNotify(ctx, func(wait time.Duration, _ error) {
+		n := int(math.Ceil(wait.Seconds()))
+		send.send(Progress{ID: id, Status: fmt.Sprintf("Retrying in %d second%s", n, plural(n))})
+	})
 }
 
 func plural(n int) string {

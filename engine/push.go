@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/opencontainers/go-digest"
@@ -19,6 +18,7 @@ import (
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/registry/client"
+	"github.com/berth-dev/berth/retry"
 	"github.com/berth-dev/berth/store"
 )
 
@@ -142,7 +142,7 @@ func (e *Engine) pushImage(ctx context.Context, repo *client.Repository, t store
 		return PushedTag{}, err
 	}
 	cfgDesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: img.ID, Size: int64(len(cfgRaw))}
-	err = retryPush(ctx, "", send, func() error {
+	err = retryPush(ctx, repo, "", send, func(ctx context.Context) error {
 		_, err := repo.StatBlob(ctx, img.ID)
 		if !errors.Is(err, errdefs.ErrNotFound) {
 			return err
@@ -248,7 +248,7 @@ func (e *Engine) pushLayers(ctx context.Context, repo *client.Repository, jobs [
 // pushLayer makes the registry hold the layer: already there, mounted, or
 // uploaded, retried as a whole when a transfer fails for good.
 func (e *Engine) pushLayer(ctx context.Context, repo *client.Repository, j *pushJob, send ProgressFunc) error {
-	err := retryPush(ctx, j.id, send, func() error { return e.pushLayerOnce(ctx, repo, j, send) })
+	err := retryPush(ctx, repo, j.id, send, func(ctx context.Context) error { return e.pushLayerOnce(ctx, repo, j, send) })
 	if err != nil {
 		return err
 	}
@@ -261,33 +261,18 @@ func (e *Engine) pushLayer(ctx context.Context, repo *client.Repository, j *push
 	})
 }
 
-// retryPush runs push until it succeeds, up to maxLayerAttempts times
-// while it fails in a way another attempt may fix: a transfer (after the
-// client's own retries), or bytes the registry found damaged (the local
-// blob was verified, or is compressed anew, each time).
-func retryPush(ctx context.Context, id string, send ProgressFunc, push func() error) error {
-	delay := layerRetryDelay
-	for attempt := 1; ; attempt++ {
-		err := push()
-		if err == nil {
-			return nil
-		}
-		retry := client.IsTransient(err) || errors.Is(err, errdefs.ErrDigestMismatch)
-		if attempt >= maxLayerAttempts || ctx.Err() != nil || !retry {
-			return err
-		}
-		if id != "" {
-			send.send(Progress{ID: id, Status: fmt.Sprintf("Retrying in %d second%s", int(delay.Seconds()), plural(int(delay.Seconds())))})
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		delay *= 2
+// retryPush runs push again, with the client's retry policy, for what
+// its transfers cannot fix themselves: bytes the registry found damaged
+// (the local blob was verified, or is compressed anew, each time), or an
+// upload out of step with the registry (a new one can go through). A
+// transfer that failed for good was retried already and is not tried
+// again on top. A layer's retries show on its line (id).
+func retryPush(ctx context.Context, repo *client.Repository, id string, send ProgressFunc, push func(context.Context) error) error {
+	if id != "" {
+		ctx = retrying(ctx, id, send)
 	}
+	again := func(err error) bool { return errors.Is(err, errdefs.ErrDigestMismatch) || client.IsOutOfStep(err) }
+	return retry.DoIf(ctx, repo.RetryPolicy(), again, func(int) error { return push(ctx) })
 }
 
 func (e *Engine) pushLayerOnce(ctx context.Context, repo *client.Repository, j *pushJob, send ProgressFunc) error {

@@ -648,9 +648,6 @@ func TestPushThroughFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIPPED in -short: pushes through a damaging proxy")
 	}
-	old := layerRetryDelay
-	layerRetryDelay = 10 * time.Millisecond
-	t.Cleanup(func() { layerRetryDelay = old })
 	ctx := context.Background()
 	h := hubtest.New(t, hubtest.Options{})
 	e := openEngine(t)

@@ -62,124 +62,17 @@ type namedRef struct {
 // use stay.
 func (e *Engine) Remove(ctx context.Context, name string, force bool) ([]DeleteItem, error) {
 	e.syncContainersOrWarn(ctx)
-	var records []DeleteItem
-	var removed []digest.Digest
-	var deletedChain []digest.Digest
+	var rm *removal
 	res, err := e.store.Collect(ctx, func(tx *store.Tx) error {
-		records, removed = nil, nil
-		r, err := e.resolve(ctx, tx, name)
-		if err != nil {
-			return err
-		}
-		id := r.ID
-		img, err := tx.Image(ctx, id)
-		if err != nil {
-			return err
-		}
-		for _, l := range img.Layers {
-			deletedChain = append(deletedChain, l.ChainID)
-		}
-		refs, err := e.refsOf(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		ctrs, err := tx.Containers(ctx, id)
-		if err != nil {
-			return err
-		}
-		removedRepoRef := false
-		if !isImageIDPrefix(id.String(), name) {
-			if !force && isSingleReference(refs) && len(ctrs) > 0 {
-				return errdefs.Newf(errdefs.ErrConflict, "conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s",
-					name, shortContainerID(ctrs[0].ID), image.ShortID(id))
-			}
-			ref, err := e.ParseReference(name)
-			if err != nil {
-				return err
-			}
-			if ref.Digest == "" {
-				ref = ref.WithDefaultTag()
-			}
-			if err := removeRef(ctx, tx, ref); err != nil {
-				return err
-			}
-			records = append(records, DeleteItem{Untagged: ref.FamiliarString(e.hub)})
-			if refs, err = e.refsOf(ctx, tx, id); err != nil {
-				return err
-			}
-			// Untagging the last tag of a repository drops its digest
-			// references too.
-			if ref.Digest == "" {
-				tagLeft := false
-				for _, o := range refs {
-					if !o.canonical && o.repo == ref.Name() {
-						tagLeft = true
-					}
-				}
-				if !tagLeft {
-					var remaining []namedRef
-					for _, o := range refs {
-						if o.canonical && o.repo == ref.Name() {
-							if err := e.removeNamed(ctx, tx, o); err != nil {
-								return err
-							}
-							records = append(records, DeleteItem{Untagged: e.Familiar(o.full)})
-						} else {
-							remaining = append(remaining, o)
-						}
-					}
-					refs = remaining
-				}
-			}
-			if len(refs) > 0 {
-				return nil
-			}
-			removedRepoRef = true
-		} else if isSingleReference(refs) {
-			mask := conflictHard
-			if !force {
-				mask |= conflictSoft &^ conflictActiveReference
-			}
-			if c := e.checkConflict(ctx, id, refs, ctrs, mask); c != nil {
-				return c
-			}
-			for _, o := range refs {
-				if err := e.removeNamed(ctx, tx, o); err != nil {
-					return err
-				}
-				records = append(records, DeleteItem{Untagged: e.Familiar(o.full)})
-			}
-			refs = nil
-		}
-
-		mask := conflictHard
-		if !force {
-			mask |= conflictSoft
-		}
-		if c := e.checkConflict(ctx, id, refs, ctrs, mask); c != nil {
-			if removedRepoRef && (len(refs) > 0 || c.used) {
-				return nil // the untag was the whole job; the image stays, dangling
-			}
-			return c
-		}
-		for _, o := range refs {
-			if err := e.removeNamed(ctx, tx, o); err != nil {
-				return err
-			}
-			records = append(records, DeleteItem{Untagged: e.Familiar(o.full)})
-		}
-		if err := tx.DeleteImage(ctx, id); err != nil {
-			return err
-		}
-		records = append(records, DeleteItem{Deleted: id.String()})
-		removed = deletedChain
-		return nil
+		rm = &removal{e: e, tx: tx, name: name, force: force}
+		return rm.run(ctx)
 	})
 	if err != nil {
 		return nil, err
 	}
+	records := rm.records
 	mine := map[digest.Digest]bool{}
-	for _, c := range removed {
+	for _, c := range rm.removed {
 		mine[c] = true
 	}
 	for _, l := range res.Layers {
@@ -188,6 +81,156 @@ func (e *Engine) Remove(ctx context.Context, name string, force bool) ([]DeleteI
 		}
 	}
 	return records, nil
+}
+
+// removal is one run of Remove's transaction.
+type removal struct {
+	e     *Engine
+	tx    *store.Tx
+	name  string
+	force bool
+
+	id   digest.Digest
+	refs []namedRef // the image's names still there
+	ctrs []store.ContainerRef
+
+	records []DeleteItem
+	removed []digest.Digest // the chain IDs of the deleted image's layers
+}
+
+func (rm *removal) untagged(o namedRef) {
+	rm.records = append(rm.records, DeleteItem{Untagged: rm.e.Familiar(o.full)})
+}
+
+// run removes the name, or the image if the name was its ID or its last
+// name.
+func (rm *removal) run(ctx context.Context) error {
+	e, tx := rm.e, rm.tx
+	r, err := e.resolve(ctx, tx, rm.name)
+	if err != nil {
+		return err
+	}
+	rm.id = r.ID
+	img, err := tx.Image(ctx, rm.id)
+	if err != nil {
+		return err
+	}
+	if rm.refs, err = e.refsOf(ctx, tx, rm.id); err != nil {
+		return err
+	}
+	if rm.ctrs, err = tx.Containers(ctx, rm.id); err != nil {
+		return err
+	}
+	removedRepoRef := false
+	if !isImageIDPrefix(rm.id.String(), rm.name) {
+		if err := rm.untagName(ctx); err != nil || len(rm.refs) > 0 {
+			return err
+		}
+		removedRepoRef = true
+	} else if isSingleReference(rm.refs) {
+		if err := rm.untagAll(ctx); err != nil {
+			return err
+		}
+	}
+	return rm.deleteImage(ctx, img, removedRepoRef)
+}
+
+// untagName removes the name Remove was given, and the repository's
+// digest references with its last tag. The image's other names are left
+// in rm.refs.
+func (rm *removal) untagName(ctx context.Context) error {
+	e, tx := rm.e, rm.tx
+	if !rm.force && isSingleReference(rm.refs) && len(rm.ctrs) > 0 {
+		return errdefs.Newf(errdefs.ErrConflict, "conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s",
+			rm.name, shortContainerID(rm.ctrs[0].ID), image.ShortID(rm.id))
+	}
+	ref, err := e.ParseReference(rm.name)
+	if err != nil {
+		return err
+	}
+	if ref.Digest == "" {
+		ref = ref.WithDefaultTag()
+	}
+	if err := removeRef(ctx, tx, ref); err != nil {
+		return err
+	}
+	rm.records = append(rm.records, DeleteItem{Untagged: ref.FamiliarString(e.hub)})
+	if rm.refs, err = e.refsOf(ctx, tx, rm.id); err != nil {
+		return err
+	}
+	if ref.Digest != "" {
+		return nil
+	}
+	// Untagging the last tag of a repository drops its digest references
+	// too.
+	for _, o := range rm.refs {
+		if !o.canonical && o.repo == ref.Name() {
+			return nil
+		}
+	}
+	var remaining []namedRef
+	for _, o := range rm.refs {
+		if o.canonical && o.repo == ref.Name() {
+			if err := e.removeNamed(ctx, tx, o); err != nil {
+				return err
+			}
+			rm.untagged(o)
+		} else {
+			remaining = append(remaining, o)
+		}
+	}
+	rm.refs = remaining
+	return nil
+}
+
+// untagAll removes every name of an image removed by ID whose names are
+// all of one repository, unless a container stands in the way.
+func (rm *removal) untagAll(ctx context.Context) error {
+	mask := conflictHard
+	if !rm.force {
+		mask |= conflictSoft &^ conflictActiveReference
+	}
+	if c := rm.e.checkConflict(ctx, rm.id, rm.refs, rm.ctrs, mask); c != nil {
+		return c
+	}
+	for _, o := range rm.refs {
+		if err := rm.e.removeNamed(ctx, rm.tx, o); err != nil {
+			return err
+		}
+		rm.untagged(o)
+	}
+	rm.refs = nil
+	return nil
+}
+
+// deleteImage deletes the image with its remaining names, unless a
+// conflict forbids it; after an untag (removedRepoRef) such a conflict
+// only leaves the image dangling.
+func (rm *removal) deleteImage(ctx context.Context, img store.Image, removedRepoRef bool) error {
+	mask := conflictHard
+	if !rm.force {
+		mask |= conflictSoft
+	}
+	if c := rm.e.checkConflict(ctx, rm.id, rm.refs, rm.ctrs, mask); c != nil {
+		if removedRepoRef && (len(rm.refs) > 0 || c.used) {
+			return nil // the untag was the whole job; the image stays, dangling
+		}
+		return c
+	}
+	for _, o := range rm.refs {
+		if err := rm.e.removeNamed(ctx, rm.tx, o); err != nil {
+			return err
+		}
+		rm.untagged(o)
+	}
+	if err := rm.tx.DeleteImage(ctx, rm.id); err != nil {
+		return err
+	}
+	rm.records = append(rm.records, DeleteItem{Deleted: rm.id.String()})
+	for _, l := range img.Layers {
+		rm.removed = append(rm.removed, l.ChainID)
+	}
+	return nil
 }
 
 func (e *Engine) checkConflict(ctx context.Context, id digest.Digest, refs []namedRef, ctrs []store.ContainerRef, mask conflictKind) *deleteConflict {

@@ -25,40 +25,47 @@ import (
 // (index.json), as Docker 25 writes them. Layers are written uncompressed.
 // A repository name without a tag saves every tag of the repository.
 func (e *Engine) Save(ctx context.Context, w io.Writer, names []string) error {
-	type saved struct {
-		img  store.Image
-		tags []image.Reference
+	list, err := e.imagesToSave(ctx, names)
+	if err != nil {
+		return err
 	}
-	var list []*saved
-	byID := map[digest.Digest]*saved{}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	sa := &saveArchive{
+		tw:      tar.NewWriter(bw),
+		written: map[digest.Digest]bool{},
+		index:   v1.Index{Versioned: ocispec.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageIndex, Manifests: []v1.Descriptor{}},
+	}
+	for _, s := range list {
+		if err := e.saveImage(ctx, sa, s); err != nil {
+			return err
+		}
+	}
+	if err := sa.finish(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// savedImage is an image to save with the tags it is saved under.
+type savedImage struct {
+	img  store.Image
+	tags []image.Reference
+}
+
+// imagesToSave resolves the names to images, each once, in the order they
+// were first named.
+func (e *Engine) imagesToSave(ctx context.Context, names []string) ([]*savedImage, error) {
+	var list []*savedImage
+	byID := map[digest.Digest]*savedImage{}
 	err := e.store.View(ctx, func(tx *store.Tx) error {
 		allTags, err := tx.Tags(ctx, "")
 		if err != nil {
 			return err
 		}
 		for _, name := range names {
-			var ids []digest.Digest
-			var refs []image.Reference
-			ref, perr := e.ParseReference(name)
-			if perr == nil && ref.Tag == "" && ref.Digest == "" {
-				for _, t := range allTags {
-					if t.Repo == ref.Name() {
-						r, _ := e.ParseReference(t.Ref)
-						ids, refs = append(ids, t.ImageID), append(refs, r)
-					}
-				}
-			}
-			if len(ids) == 0 {
-				r, err := e.resolve(ctx, tx, name)
-				if err != nil {
-					return err
-				}
-				ids = []digest.Digest{r.ID}
-				if r.Ref != nil && r.Ref.Tag != "" {
-					refs = []image.Reference{*r.Ref}
-				} else {
-					refs = []image.Reference{{}}
-				}
+			ids, refs, err := e.resolveSaveName(ctx, tx, allTags, name)
+			if err != nil {
+				return err
 			}
 			for i, id := range ids {
 				s, ok := byID[id]
@@ -67,7 +74,7 @@ func (e *Engine) Save(ctx context.Context, w io.Writer, names []string) error {
 					if err != nil {
 						return err
 					}
-					s = &saved{img: img}
+					s = &savedImage{img: img}
 					byID[id] = s
 					list = append(list, s)
 				}
@@ -78,76 +85,110 @@ func (e *Engine) Save(ctx context.Context, w io.Writer, names []string) error {
 		}
 		return nil
 	})
+	return list, err
+}
+
+// resolveSaveName finds the images a name saves, with the reference each
+// is saved under (empty for none): every tag of a repository named
+// without a tag, else the one image the name resolves to.
+func (e *Engine) resolveSaveName(ctx context.Context, tx *store.Tx, allTags []store.Tag, name string) ([]digest.Digest, []image.Reference, error) {
+	var ids []digest.Digest
+	var refs []image.Reference
+	ref, perr := e.ParseReference(name)
+	if perr == nil && ref.Tag == "" && ref.Digest == "" {
+		for _, t := range allTags {
+			if t.Repo == ref.Name() {
+				r, _ := e.ParseReference(t.Ref)
+				ids, refs = append(ids, t.ImageID), append(refs, r)
+			}
+		}
+	}
+	if len(ids) > 0 {
+		return ids, refs, nil
+	}
+	r, err := e.resolve(ctx, tx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.Ref != nil && r.Ref.Tag != "" {
+		return []digest.Digest{r.ID}, []image.Reference{*r.Ref}, nil
+	}
+	return []digest.Digest{r.ID}, []image.Reference{{}}, nil
+}
+
+// saveArchive is the archive Save writes: the blobs written so far, and
+// the Docker and OCI manifests listing the images, written at the end.
+type saveArchive struct {
+	tw        *tar.Writer
+	written   map[digest.Digest]bool
+	manifests []dockerManifest
+	index     v1.Index
+}
+
+// saveImage writes an image's config, layers and OCI manifest, each blob
+// once, and lists it in both manifests under its tags.
+func (e *Engine) saveImage(ctx context.Context, sa *saveArchive, s *savedImage) error {
+	cfgRaw, err := e.store.ReadBlob(s.img.ID, maxConfigSize)
 	if err != nil {
 		return err
 	}
-
-	bw := bufio.NewWriterSize(w, 1<<20)
-	tw := tar.NewWriter(bw)
-	written := map[digest.Digest]bool{}
-	var manifests []dockerManifest
-	index := v1.Index{Versioned: ocispec.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageIndex, Manifests: []v1.Descriptor{}}
-	for _, s := range list {
-		cfgRaw, err := e.store.ReadBlob(s.img.ID, maxConfigSize)
+	if err := writeTarFile(sa.tw, blobEntry(s.img.ID), cfgRaw, sa.written, s.img.ID); err != nil {
+		return err
+	}
+	m := dockerManifest{Config: blobEntry(s.img.ID), RepoTags: []string{}}
+	om := v1.Manifest{Versioned: ocispec.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageManifest,
+		Config: v1.Descriptor{MediaType: v1.MediaTypeImageConfig, Digest: s.img.ID, Size: int64(len(cfgRaw))}, Layers: []v1.Descriptor{}}
+	for _, l := range s.img.Layers {
+		info, err := e.store.Layer(l.ChainID)
 		if err != nil {
 			return err
 		}
-		if err := writeTarFile(tw, blobEntry(s.img.ID), cfgRaw, written, s.img.ID); err != nil {
-			return err
-		}
-		m := dockerManifest{Config: blobEntry(s.img.ID), RepoTags: []string{}}
-		om := v1.Manifest{Versioned: ocispec.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageManifest,
-			Config: v1.Descriptor{MediaType: v1.MediaTypeImageConfig, Digest: s.img.ID, Size: int64(len(cfgRaw))}, Layers: []v1.Descriptor{}}
-		for _, l := range s.img.Layers {
-			info, err := e.store.Layer(l.ChainID)
-			if err != nil {
+		if !sa.written[l.DiffID] {
+			if err := e.writeLayer(ctx, sa.tw, l.DiffID, info.DiffSize); err != nil {
 				return err
 			}
-			if !written[l.DiffID] {
-				if err := e.writeLayer(ctx, tw, l.DiffID, info.DiffSize); err != nil {
-					return err
-				}
-				written[l.DiffID] = true
-			}
-			m.Layers = append(m.Layers, blobEntry(l.DiffID))
-			om.Layers = append(om.Layers, v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: l.DiffID, Size: info.DiffSize})
+			sa.written[l.DiffID] = true
 		}
-		omRaw, err := json.Marshal(om)
-		if err != nil {
-			return err
-		}
-		omDigest := digest.FromBytes(omRaw)
-		if err := writeTarFile(tw, blobEntry(omDigest), omRaw, written, omDigest); err != nil {
-			return err
-		}
-		desc := v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: omDigest, Size: int64(len(omRaw))}
-		if len(s.tags) == 0 {
-			index.Manifests = append(index.Manifests, desc)
-		}
-		for _, t := range s.tags {
-			m.RepoTags = append(m.RepoTags, t.FamiliarString(e.hub))
-			d := desc
-			d.Annotations = map[string]string{"io.containerd.image.name": t.String(), v1.AnnotationRefName: t.Tag}
-			index.Manifests = append(index.Manifests, d)
-		}
-		manifests = append(manifests, m)
+		m.Layers = append(m.Layers, blobEntry(l.DiffID))
+		om.Layers = append(om.Layers, v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: l.DiffID, Size: info.DiffSize})
 	}
+	omRaw, err := json.Marshal(om)
+	if err != nil {
+		return err
+	}
+	omDigest := digest.FromBytes(omRaw)
+	if err := writeTarFile(sa.tw, blobEntry(omDigest), omRaw, sa.written, omDigest); err != nil {
+		return err
+	}
+	desc := v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: omDigest, Size: int64(len(omRaw))}
+	if len(s.tags) == 0 {
+		sa.index.Manifests = append(sa.index.Manifests, desc)
+	}
+	for _, t := range s.tags {
+		m.RepoTags = append(m.RepoTags, t.FamiliarString(e.hub))
+		d := desc
+		d.Annotations = map[string]string{"io.containerd.image.name": t.String(), v1.AnnotationRefName: t.Tag}
+		sa.index.Manifests = append(sa.index.Manifests, d)
+	}
+	sa.manifests = append(sa.manifests, m)
+	return nil
+}
+
+// finish writes the manifests and the layout marker and closes the tar.
+func (sa *saveArchive) finish() error {
 	for _, f := range []struct {
 		name string
 		v    any
-	}{{"index.json", index}, {"manifest.json", manifests}, {"oci-layout", v1.ImageLayout{Version: v1.ImageLayoutVersion}}} {
+	}{{"index.json", sa.index}, {"manifest.json", sa.manifests}, {"oci-layout", v1.ImageLayout{Version: v1.ImageLayoutVersion}}} {
 		raw, err := json.Marshal(f.v)
 		if err != nil {
 			return err
 		}
-		if err := writeTarFile(tw, f.name, raw, nil, ""); err != nil {
+		if err := writeTarFile(sa.tw, f.name, raw, nil, ""); err != nil {
 			return err
 		}
 	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	return bw.Flush()
+	return sa.tw.Close()
 }
 
 func writeTarFile(tw *tar.Writer, name string, data []byte, written map[digest.Digest]bool, d digest.Digest) error {

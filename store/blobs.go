@@ -15,7 +15,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/retry"
 )
+
+// ingestRace is how often an ingest a sweep removed under a writer is made
+// again: without delay, since the sweep is done by then.
+var ingestRace = retry.Policy{Attempts: 6}
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 
 // OpenBlob opens a verified blob for reading.
 func (s *Store) OpenBlob(d digest.Digest) (*os.File, error) {
@@ -113,26 +120,27 @@ func (s *Store) NewBlobWriter(ctx context.Context, expected digest.Digest, size 
 	}
 	w.keep = true
 	w.dir = s.ingestPath(expected)
-	for attempt := 0; ; attempt++ {
+	// A sweep may remove an abandoned ingest between its making and its
+	// locking: it is made again, at once.
+	err := retry.DoIf(ctx, ingestRace, isNotExist, func(int) error {
 		if err := os.MkdirAll(w.dir, 0o700); err != nil {
-			return nil, err
+			return err
 		}
 		l, err := lockPath(ctx, filepath.Join(w.dir, "lock"))
-		if errors.Is(err, fs.ErrNotExist) && attempt < 5 {
-			continue // a sweep removed the abandoned ingest just now
-		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		w.lock = l
-		break
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if s.HasBlob(expected) { // another process finished it while we waited
 		w.lock.unlock()
 		return nil, fmt.Errorf("blob %s: %w", expected, errdefs.ErrAlreadyExists)
 	}
 	w.digester = expected.Algorithm().Digester()
-	var err error
 	w.f, err = os.OpenFile(filepath.Join(w.dir, "data"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		w.lock.unlock()

@@ -30,123 +30,167 @@ type CheckReport struct {
 // what the roots reach, reporting every inconsistency. progress, if set,
 // hears what is being checked.
 func (s *Store) Check(ctx context.Context, progress func(string)) (CheckReport, error) {
-	var r CheckReport
-	say := func(f string, a ...any) {
+	c := &checker{s: s, blobs: map[digest.Digest]bool{}, layers: map[digest.Digest]LayerInfo{},
+		reached: marked{blobs: map[string]bool{}, layers: map[string]bool{}}}
+	say := func(msg string) {
 		if progress != nil {
-			progress(fmt.Sprintf(f, a...))
+			progress(msg)
 		}
 	}
-	problem := func(f string, a ...any) { r.Problems = append(r.Problems, fmt.Sprintf(f, a...)) }
+	if err := c.database(ctx); err != nil {
+		return c.r, err
+	}
+	say("checking blobs")
+	if err := c.blobFiles(ctx); err != nil {
+		return c.r, err
+	}
+	say("checking layers")
+	if err := c.layerDirs(ctx); err != nil {
+		return c.r, err
+	}
+	say("checking images and containers")
+	if err := c.roots(ctx); err != nil {
+		return c.r, err
+	}
+	c.unreferenced()
+	return c.r, nil
+}
 
+// checker is one run of Check: the report, and what it found on disk and
+// reached from the roots so far.
+type checker struct {
+	s       *Store
+	r       CheckReport
+	blobs   map[digest.Digest]bool
+	layers  map[digest.Digest]LayerInfo
+	reached marked
+}
+
+func (c *checker) problem(f string, a ...any) {
+	c.r.Problems = append(c.r.Problems, fmt.Sprintf(f, a...))
+}
+
+// database asks SQLite to check its file.
+func (c *checker) database(ctx context.Context) error {
 	var integrity string
-	if err := s.ro.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&integrity); err != nil {
-		return r, err
+	if err := c.s.ro.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&integrity); err != nil {
+		return err
 	}
 	if integrity != "ok" {
-		problem("database: %s", integrity)
+		c.problem("database: %s", integrity)
 	}
+	return nil
+}
 
-	say("checking blobs")
-	blobs := map[digest.Digest]bool{}
-	algs, _ := os.ReadDir(filepath.Join(s.root, blobsDir))
+// blobFiles re-hashes every blob.
+func (c *checker) blobFiles(ctx context.Context) error {
+	algs, _ := os.ReadDir(filepath.Join(c.s.root, blobsDir))
 	for _, alg := range algs {
-		entries, _ := os.ReadDir(filepath.Join(s.root, blobsDir, alg.Name()))
+		entries, _ := os.ReadDir(filepath.Join(c.s.root, blobsDir, alg.Name()))
 		for _, e := range entries {
 			if err := ctx.Err(); err != nil {
-				return r, err
+				return err
 			}
 			d := digest.NewDigestFromEncoded(digest.Algorithm(alg.Name()), e.Name())
-			r.Blobs++
-			blobs[d] = true
+			c.r.Blobs++
+			c.blobs[d] = true
 			if err := d.Validate(); err != nil {
-				problem("blob %s: not a valid digest name", d)
+				c.problem("blob %s: not a valid digest name", d)
 				continue
 			}
-			got, err := hashFile(s.blobPath(d), d.Algorithm())
+			got, err := hashFile(c.s.blobPath(d), d.Algorithm())
 			if err != nil {
-				problem("blob %s: %v", d, err)
+				c.problem("blob %s: %v", d, err)
 			} else if got != d {
-				problem("blob %s: content hashes to %s", d, got)
+				c.problem("blob %s: content hashes to %s", d, got)
 			}
 		}
 	}
+	return nil
+}
 
-	say("checking layers")
-	layers := map[digest.Digest]LayerInfo{}
-	entries, _ := os.ReadDir(filepath.Join(s.root, layersDir))
+// layerDirs checks that every unpacked layer's record adds up and that
+// it holds the bytes recorded.
+func (c *checker) layerDirs(ctx context.Context) error {
+	entries, _ := os.ReadDir(filepath.Join(c.s.root, layersDir))
 	for _, e := range entries {
 		if e.Name() == layerTmpDir {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
-			return r, err
+			return err
 		}
-		r.Layers++
+		c.r.Layers++
 		chain := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
-		info, err := s.Layer(chain)
+		info, err := c.s.Layer(chain)
 		if err != nil {
-			problem("layer %s: %v", chain, err)
+			c.problem("layer %s: %v", chain, err)
 			continue
 		}
-		layers[chain] = info
+		c.layers[chain] = info
 		if info.ChainID != chain || ChainID(info.Parent, info.DiffID) != chain {
-			problem("layer %s: layer.json names chain %s, parent %s, diff %s, which do not add up", chain, info.ChainID, info.Parent, info.DiffID)
+			c.problem("layer %s: layer.json names chain %s, parent %s, diff %s, which do not add up", chain, info.ChainID, info.Parent, info.DiffID)
 		}
-		size, err := archive.Size(s.LayerDir(chain))
+		size, err := archive.Size(c.s.LayerDir(chain))
 		if err != nil {
-			problem("layer %s: %v", chain, err)
+			c.problem("layer %s: %v", chain, err)
 		} else if size != info.Size {
-			problem("layer %s: holds %d bytes, recorded %d", chain, size, info.Size)
+			c.problem("layer %s: holds %d bytes, recorded %d", chain, size, info.Size)
 		}
 	}
-	say("checking images and containers")
-	reached := marked{blobs: map[string]bool{}, layers: map[string]bool{}}
-	err := s.View(ctx, func(tx *Tx) error {
+	return nil
+}
+
+// roots checks what the images and containers need, marking what they
+// reach.
+func (c *checker) roots(ctx context.Context) error {
+	return c.s.View(ctx, func(tx *Tx) error {
 		imgs, err := tx.Images(ctx)
 		if err != nil {
 			return err
 		}
-		r.Images = len(imgs)
+		c.r.Images = len(imgs)
 		for _, img := range imgs {
-			s.checkImage(ctx, tx, img, blobs, layers, reached, problem)
+			c.s.checkImage(ctx, tx, img, c.blobs, c.layers, c.reached, c.problem)
 		}
 		ctrs, err := tx.Containers(ctx, "")
 		if err != nil {
 			return err
 		}
-		for _, c := range ctrs {
-			for _, l := range c.Layers {
-				reached.layers[l.String()] = true
-				if _, ok := layers[l]; !ok {
-					problem("container %s: layer %s is missing", c.ID, l)
+		for _, ctr := range ctrs {
+			for _, l := range ctr.Layers {
+				c.reached.layers[l.String()] = true
+				if _, ok := c.layers[l]; !ok {
+					c.problem("container %s: layer %s is missing", ctr.ID, l)
 				}
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return r, err
-	}
-	for b := range blobs {
-		if !reached.blobs[b.String()] {
-			r.UnreferencedBlobs++
+}
+
+// unreferenced counts what no root reaches, and checks the parents of
+// the layers that are reached.
+func (c *checker) unreferenced() {
+	for b := range c.blobs {
+		if !c.reached.blobs[b.String()] {
+			c.r.UnreferencedBlobs++
 		}
 	}
-	for c, info := range layers {
-		if !reached.layers[c.String()] {
+	for chain, info := range c.layers {
+		if !c.reached.layers[chain.String()] {
 			// Layers unpack in parallel, each committed when it is
 			// verified, so a killed pull can leave one without its parent:
 			// garbage for the next sweep, not a problem.
-			r.UnreferencedLayers++
+			c.r.UnreferencedLayers++
 			continue
 		}
 		if info.Parent != "" {
-			if _, ok := layers[info.Parent]; !ok {
-				problem("layer %s: parent layer %s is missing", c, info.Parent)
+			if _, ok := c.layers[info.Parent]; !ok {
+				c.problem("layer %s: parent layer %s is missing", chain, info.Parent)
 			}
 		}
 	}
-	return r, nil
 }
 
 func (s *Store) checkImage(ctx context.Context, tx *Tx, img Image, blobs map[digest.Digest]bool, layers map[digest.Digest]LayerInfo, reached marked, problem func(string, ...any)) {

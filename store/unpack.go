@@ -57,74 +57,25 @@ type Unpacked struct {
 // blob digest and the diff ID match. On any error nothing becomes visible.
 func (s *Store) Unpack(ctx context.Context, r io.Reader, u Unpack) (Unpacked, error) {
 	var out Unpacked
-	bw := u.BlobWriter
-	if bw == nil && u.KeepBlob {
-		var err error
-		bw, err = s.NewBlobWriter(ctx, u.Blob, u.Size)
-		switch {
-		case errors.Is(err, errdefs.ErrAlreadyExists):
-			bw = nil
-		case err != nil:
-			return out, err
-		default:
-			if err := bw.Truncate(); err != nil { // the whole stream is coming again
-				bw.Close()
-				return out, err
-			}
-		}
+	bw, err := s.unpackBlobWriter(ctx, u)
+	if err != nil {
+		return out, err
 	}
 	if bw != nil {
 		defer bw.Close()
 	}
-
-	var rawHash digest.Digester
-	var sink io.Writer
-	if bw != nil {
-		sink = &skipWriter{w: bw, skip: bw.Offset()}
-	} else {
-		alg := digest.Canonical
-		if u.Blob != "" {
-			alg = u.Blob.Algorithm()
-		}
-		rawHash = alg.Digester()
-		sink = rawHash.Hash()
-	}
-	rawCount := &countReader{r: r}
-	raw := bufio.NewReaderSize(io.TeeReader(rawCount, sink), 1<<20)
-	comp := image.Uncompressed
-	if u.MediaType != "" {
-		c, err := image.LayerCompression(u.MediaType)
-		if err != nil {
-			return out, err
-		}
-		comp = c
-	} else {
-		head, _ := raw.Peek(4)
-		comp = image.DetectCompression(head)
-	}
-	dec, err := archive.Decompress(raw, comp)
+	st, err := newLayerStream(r, u, bw)
 	if err != nil {
-		return out, fmt.Errorf("layer %s: %w", displayBlob(u), err)
+		return out, err
 	}
-	defer dec.Close()
-	counted := &countReader{r: dec}
-	var tarStream io.Reader = counted
-	var diffHash digest.Digester
-	diffAlg := digest.Canonical
-	if u.DiffID != "" {
-		diffAlg = u.DiffID.Algorithm()
-	}
-	if comp != image.Uncompressed || (u.Blob != "" && u.Blob.Algorithm() != diffAlg) || (bw == nil && rawHash.Digest().Algorithm() != diffAlg) {
-		diffHash = diffAlg.Digester()
-		tarStream = io.TeeReader(counted, diffHash.Hash())
-	}
+	defer st.dec.Close()
 
 	lw, err := s.NewLayerWriter(ctx)
 	if err != nil {
 		return out, err
 	}
 	defer lw.Discard()
-	res, err := archive.Apply(ctx, lw.FS(), tarStream, archive.Options{})
+	res, err := archive.Apply(ctx, lw.FS(), st.tar, archive.Options{})
 	if err != nil {
 		return out, fmt.Errorf("layer %s: %w", displayBlob(u), err)
 	}
@@ -134,36 +85,13 @@ func (s *Store) Unpack(ctx context.Context, r io.Reader, u Unpack) (Unpacked, er
 			l.Close()
 		}
 	}()
-	// Hash what follows the tar's end marker too: it is part of the diff.
-	if _, err := io.Copy(io.Discard, tarStream); err != nil {
+	if err := st.drain(); err != nil {
 		return out, fmt.Errorf("layer %s: %w", displayBlob(u), err)
 	}
-	if _, err := io.Copy(io.Discard, raw); err != nil {
-		return out, fmt.Errorf("layer %s: %w", displayBlob(u), err)
-	}
-
-	var blobDigest digest.Digest
-	if bw != nil {
-		blobDigest = bw.Digest()
-	} else {
-		blobDigest = rawHash.Digest()
-	}
-	out.BlobSize, out.Compression = rawCount.n, comp
-	if u.Blob != "" && blobDigest != u.Blob {
-		if bw != nil {
-			bw.Discard()
-		}
-		return out, fmt.Errorf("layer blob hashed to %s, want %s: %w", blobDigest, u.Blob, errdefs.ErrDigestMismatch)
-	}
-	diffID := blobDigest
-	if diffHash != nil {
-		diffID = diffHash.Digest()
-	}
-	if u.DiffID != "" && diffID != u.DiffID {
-		if bw != nil {
-			bw.Discard()
-		}
-		return out, fmt.Errorf("layer %s: uncompressed content hashed to %s, want diff ID %s: %w", displayBlob(u), diffID, u.DiffID, errdefs.ErrDigestMismatch)
+	out.BlobSize, out.Compression = st.rawCount.n, st.comp
+	blobDigest, diffID, err := st.verify(u, bw)
+	if err != nil {
+		return out, err
 	}
 
 	size := res.Size
@@ -185,13 +113,128 @@ func (s *Store) Unpack(ctx context.Context, r io.Reader, u Unpack) (Unpacked, er
 			return out, err
 		}
 	}
-	info := LayerInfo{ChainID: ChainID(u.Parent, diffID), DiffID: diffID, Parent: u.Parent, Size: size, DiffSize: counted.n}
+	info := LayerInfo{ChainID: ChainID(u.Parent, diffID), DiffID: diffID, Parent: u.Parent, Size: size, DiffSize: st.counted.n}
 	if err := lw.Commit(info); err != nil {
 		return out, err
 	}
 	out.Blob = blobDigest
 	out.Layer = info
 	return out, nil
+}
+
+// unpackBlobWriter is where the blob's bytes go as they pass: the
+// caller's writer, a new one when the blob is to be kept (nil if the
+// store has it already), or nil.
+func (s *Store) unpackBlobWriter(ctx context.Context, u Unpack) (*BlobWriter, error) {
+	if u.BlobWriter != nil || !u.KeepBlob {
+		return u.BlobWriter, nil
+	}
+	bw, err := s.NewBlobWriter(ctx, u.Blob, u.Size)
+	switch {
+	case errors.Is(err, errdefs.ErrAlreadyExists):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	if err := bw.Truncate(); err != nil { // the whole stream is coming again
+		bw.Close()
+		return nil, err
+	}
+	return bw, nil
+}
+
+// layerStream is a layer blob on its way: counted and hashed (or written)
+// as it comes, decompressed, and the tar counted and hashed for its diff
+// ID.
+type layerStream struct {
+	raw      *bufio.Reader
+	rawCount *countReader
+	rawHash  digest.Digester // the blob's digest, when no blob writer hashes it
+	comp     image.Compression
+	dec      io.ReadCloser
+	counted  *countReader
+	tar      io.Reader
+	diffHash digest.Digester // nil when the diff ID is the blob's digest
+}
+
+func newLayerStream(r io.Reader, u Unpack, bw *BlobWriter) (*layerStream, error) {
+	st := &layerStream{rawCount: &countReader{r: r}}
+	var sink io.Writer
+	if bw != nil {
+		sink = &skipWriter{w: bw, skip: bw.Offset()}
+	} else {
+		alg := digest.Canonical
+		if u.Blob != "" {
+			alg = u.Blob.Algorithm()
+		}
+		st.rawHash = alg.Digester()
+		sink = st.rawHash.Hash()
+	}
+	st.raw = bufio.NewReaderSize(io.TeeReader(st.rawCount, sink), 1<<20)
+	st.comp = image.Uncompressed
+	if u.MediaType != "" {
+		c, err := image.LayerCompression(u.MediaType)
+		if err != nil {
+			return nil, err
+		}
+		st.comp = c
+	} else {
+		head, _ := st.raw.Peek(4)
+		st.comp = image.DetectCompression(head)
+	}
+	dec, err := archive.Decompress(st.raw, st.comp)
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w", displayBlob(u), err)
+	}
+	st.dec = dec
+	st.counted = &countReader{r: dec}
+	st.tar = st.counted
+	diffAlg := digest.Canonical
+	if u.DiffID != "" {
+		diffAlg = u.DiffID.Algorithm()
+	}
+	if st.comp != image.Uncompressed || (u.Blob != "" && u.Blob.Algorithm() != diffAlg) || (bw == nil && st.rawHash.Digest().Algorithm() != diffAlg) {
+		st.diffHash = diffAlg.Digester()
+		st.tar = io.TeeReader(st.counted, st.diffHash.Hash())
+	}
+	return st, nil
+}
+
+// drain reads what follows the tar's end marker, and what follows the
+// compressed stream's end: both are part of what is hashed.
+func (st *layerStream) drain() error {
+	if _, err := io.Copy(io.Discard, st.tar); err != nil {
+		return err
+	}
+	_, err := io.Copy(io.Discard, st.raw)
+	return err
+}
+
+// verify returns the blob's digest and the layer's diff ID, or an error
+// if either is not what u wants; a blob kept is then thrown away.
+func (st *layerStream) verify(u Unpack, bw *BlobWriter) (blob, diffID digest.Digest, err error) {
+	if bw != nil {
+		blob = bw.Digest()
+	} else {
+		blob = st.rawHash.Digest()
+	}
+	if u.Blob != "" && blob != u.Blob {
+		if bw != nil {
+			bw.Discard()
+		}
+		return "", "", fmt.Errorf("layer blob hashed to %s, want %s: %w", blob, u.Blob, errdefs.ErrDigestMismatch)
+	}
+	diffID = blob
+	if st.diffHash != nil {
+		diffID = st.diffHash.Digest()
+	}
+	if u.DiffID != "" && diffID != u.DiffID {
+		if bw != nil {
+			bw.Discard()
+		}
+		return "", "", fmt.Errorf("layer %s: uncompressed content hashed to %s, want diff ID %s: %w", displayBlob(u), diffID, u.DiffID, errdefs.ErrDigestMismatch)
+	}
+	return blob, diffID, nil
 }
 
 func displayBlob(u Unpack) string {

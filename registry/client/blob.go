@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
+	"github.com/berth-dev/berth/retry"
 )
 
 // StatBlob asks whether the repository holds a blob (HEAD). It returns the
@@ -44,16 +45,18 @@ func (r *Repository) FetchBlob(ctx context.Context, desc ocispec.Descriptor, lim
 	if desc.Size > limit {
 		return nil, fmt.Errorf("blob %s is %d bytes, more than the %d allowed: %w", desc.Digest, desc.Size, limit, errdefs.ErrInvalid)
 	}
-	for attempt := 0; ; attempt++ {
-		b, err := r.fetchBlob(ctx, desc)
-		if err == nil || attempt >= r.c.opts.Retries || ctx.Err() != nil || !errors.Is(err, errdefs.ErrDigestMismatch) {
-			return b, err
-		}
-		if err := sleep(ctx, r.c.backoff(attempt)); err != nil {
-			return nil, err
-		}
-	}
+	// The transfer retries itself; what it cannot fix is bytes damaged on
+	// the way, fetched again here.
+	var b []byte
+	err := retry.DoIf(ctx, r.c.opts.Retry, isMismatch, func(int) error {
+		var err error
+		b, err = r.fetchBlob(ctx, desc)
+		return err
+	})
+	return b, err
 }
+
+func isMismatch(err error) bool { return errors.Is(err, errdefs.ErrDigestMismatch) }
 
 func (r *Repository) fetchBlob(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
 	rc, err := r.OpenBlob(ctx, desc, 0)
@@ -73,9 +76,12 @@ func (r *Repository) fetchBlob(ctx context.Context, desc ocispec.Descriptor) ([]
 
 // OpenBlob streams a blob from offset on. The stream ends after exactly
 // desc.Size bytes; if a transfer breaks, stalls or ends early, it is
-// resumed with an HTTP Range request where it stopped, with backoff, so
-// the caller sees one unbroken stream or an error after the retries are
-// spent. The caller verifies the digest.
+// resumed with an HTTP Range request where it stopped, with the client's
+// retry policy, so the caller sees one unbroken stream or an error after
+// the policy's attempts failed in a row. This is the one level that
+// retries a blob download: its requests are not retried under it, and a
+// caller retries only what a transfer cannot fix (damaged bytes). The
+// caller verifies the digest.
 //
 // If the registry does not have the blob and the descriptor lists foreign
 // URLs, those are tried, without any credentials.
@@ -86,7 +92,7 @@ func (r *Repository) OpenBlob(ctx context.Context, desc ocispec.Descriptor, offs
 	if offset < 0 || offset > desc.Size {
 		return nil, fmt.Errorf("blob %s: offset %d outside its %d bytes: %w", desc.Digest, offset, desc.Size, errdefs.ErrInvalid)
 	}
-	b := &blobReader{ctx: ctx, r: r, desc: desc, pos: offset}
+	b := &blobReader{ctx: ctx, r: r, desc: desc, pos: offset, retry: r.c.opts.Retry.Start()}
 	if offset == desc.Size {
 		return b, nil
 	}
@@ -108,12 +114,8 @@ type blobReader struct {
 	cancel  context.CancelFunc
 	stall   *time.Timer
 	stalled chan struct{}
-	fails   int // consecutive failures without progress
-	resumes int
+	retry   *retry.Retrier // counts the failures since bytes last came
 }
-
-// maxResumes bounds reconnections per blob, even when each made progress.
-const maxResumes = 100
 
 func (b *blobReader) Read(p []byte) (int, error) {
 	for {
@@ -133,7 +135,7 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		n, err := b.body.Read(p)
 		b.pos += int64(n)
 		if n > 0 {
-			b.fails = 0
+			b.retry.Progress()
 			b.stall.Reset(b.r.c.opts.StallTimeout)
 		}
 		if err == nil {
@@ -160,12 +162,7 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		case err == io.EOF:
 			err = fmt.Errorf("body ended after %d of %d bytes: %w", b.pos, b.desc.Size, io.ErrUnexpectedEOF)
 		}
-		b.fails++
-		b.resumes++
-		if b.fails > b.r.c.opts.Retries || b.resumes > maxResumes {
-			return n, &NetworkError{Op: "GET blob " + b.desc.Digest.String(), Err: err, Temporary: true}
-		}
-		if err := sleep(b.ctx, b.r.c.backoff(b.fails-1)); err != nil {
+		if err := b.retry.Again(b.ctx, &NetworkError{Op: "GET blob " + b.desc.Digest.String(), Err: err, Temporary: true}); err != nil {
 			return n, err
 		}
 		if n > 0 {
@@ -206,13 +203,7 @@ func (b *blobReader) open() error {
 		if !IsTransient(err) {
 			return err
 		}
-		// send already retried; a transfer failing to start counts once more.
-		b.fails++
-		b.resumes++
-		if b.fails > b.r.c.opts.Retries || b.resumes > maxResumes {
-			return err
-		}
-		if err := sleep(b.ctx, b.r.c.backoff(b.fails-1)); err != nil {
+		if err := b.retry.Again(b.ctx, err); err != nil {
 			return err
 		}
 	}
@@ -290,13 +281,13 @@ func (b *blobReader) get(ctx context.Context) (*http.Response, error) {
 				}
 			}
 			return req, err
-		}, true, 0)
+		}, false, 0)
 	}
 	u, err := b.r.url(ctx, "/v2/"+b.r.Path+"/blobs/"+b.desc.Digest.String(), nil)
 	if err != nil {
 		return nil, err
 	}
-	return b.r.send(ctx, request{method: http.MethodGet, url: u, header: header})
+	return b.r.send(ctx, request{method: http.MethodGet, url: u, header: header, once: true})
 }
 
 // openForeign tries the descriptor's URLs in turn. No Authorization header

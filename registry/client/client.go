@@ -32,6 +32,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/berth-dev/berth/retry"
 )
 
 // Credentials finds the login for a registry host ("localhost:5000").
@@ -50,10 +52,16 @@ type Options struct {
 	Transport http.RoundTripper
 	// UserAgent is sent with every request.
 	UserAgent string
-	// Retries is how many times a transient failure (connection reset, 5xx,
-	// 429, a truncated body) is retried before giving up; default 5.
+	// Retry is how a transient failure (connection reset, 5xx, 429, a
+	// truncated body) is retried: every request and transfer of the
+	// client, and the layer jobs of pull and push, follow it. Unset, it is
+	// retry.Default with Retries and Backoff applied.
+	Retry retry.Policy
+	// Retries, when Retry is unset, is how many times a failure is retried
+	// (Retry.Attempts-1); -1 means never. Default 4.
 	Retries int
-	// Backoff is the first retry's delay, doubled each time; default 250ms.
+	// Backoff, when Retry is unset, is the first retry's delay, doubled
+	// each time; default 250ms.
 	Backoff time.Duration
 	// StallTimeout ends a transfer that has moved nothing for this long
 	// (it is then resumed): a download receiving nothing, an upload whose
@@ -89,14 +97,14 @@ type hostState struct {
 
 // New makes a client.
 func New(opts Options) *Client {
-	if opts.Retries == 0 {
-		opts.Retries = 5
-	}
-	if opts.Retries < 0 {
-		opts.Retries = 0
-	}
-	if opts.Backoff <= 0 {
-		opts.Backoff = 250 * time.Millisecond
+	if opts.Retry.Attempts == 0 {
+		opts.Retry = retry.Default
+		if opts.Retries != 0 {
+			opts.Retry.Attempts = max(opts.Retries, 0) + 1
+		}
+		if opts.Backoff > 0 {
+			opts.Retry.Base = opts.Backoff
+		}
 	}
 	if opts.StallTimeout <= 0 {
 		opts.StallTimeout = 30 * time.Second
@@ -292,7 +300,9 @@ type request struct {
 	stream io.Reader
 	length int64 // of stream, -1 when unknown
 	scopes []string
-	// once turns off retries (an upload chunk, whose fate must be asked).
+	// once turns off the transport's retries: for a request whose caller
+	// retries it (a blob or manifest GET, an upload's status) or must ask
+	// its fate first (an upload chunk), so that retries do not multiply.
 	once bool
 	// watch ends the request when it makes no progress (see watchdog):
 	// pushes, whose body writes have no other timeout. Blob downloads

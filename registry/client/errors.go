@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/berth-dev/berth/errdefs"
 )
@@ -20,7 +21,15 @@ type Error struct {
 	Message string
 	Method  string
 	URL     string // without query
+	// retryAfter is the wait the registry asked for with Retry-After.
+	retryAfter time.Duration
 }
+
+// Transient reports a refusal that may pass: a 5xx, a 429.
+func (e *Error) Transient() bool { return transientStatus(e.Status) }
+
+// RetryAfter is the wait the registry asked for, for retry to honour.
+func (e *Error) RetryAfter() time.Duration { return e.retryAfter }
 
 // Error words it as Docker does: "manifest unknown: manifest unknown".
 func (e *Error) Error() string {
@@ -81,6 +90,9 @@ type NetworkError struct {
 func (e *NetworkError) Error() string { return e.Op + ": " + e.Err.Error() }
 func (e *NetworkError) Unwrap() error { return e.Err }
 
+// Transient tells retry whether the failure may pass.
+func (e *NetworkError) Transient() bool { return e.Temporary }
+
 // IsNetwork reports whether err is, or wraps, a NetworkError.
 func IsNetwork(err error) bool {
 	var ne *NetworkError
@@ -106,7 +118,7 @@ func IsTransient(err error) bool {
 // and closes it.
 func readError(resp *http.Response, method string, u *url.URL) *Error {
 	defer resp.Body.Close()
-	e := &Error{Status: resp.StatusCode, Method: method, URL: redact(u)}
+	e := &Error{Status: resp.StatusCode, Method: method, URL: redact(u), retryAfter: retryAfter(resp)}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var env struct {
 		Errors []struct {

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
+	"github.com/berth-dev/berth/retry"
 )
 
 // Repository is one repository on a registry, with the access the caller
@@ -35,6 +35,10 @@ func (c *Client) Repository(host, path string, actions ...string) *Repository {
 
 // Name is host/path.
 func (r *Repository) Name() string { return r.Host + "/" + r.Path }
+
+// RetryPolicy is the policy the client retries with, for a caller that
+// retries what the client cannot (a layer whose bytes were damaged).
+func (r *Repository) RetryPolicy() retry.Policy { return r.c.opts.Retry }
 
 func (r *Repository) scope() string {
 	return "repository:" + r.Path + ":" + strings.Join(r.actions, ",")
@@ -76,16 +80,14 @@ var acceptManifests = strings.Join(image.ManifestMediaTypes, ", ")
 // registry sends (when it sends one). At most image.MaxManifestSize bytes
 // are read. A truncated or garbled transfer is tried again.
 func (r *Repository) Manifest(ctx context.Context, reference string) (Manifest, error) {
-	for attempt := 0; ; attempt++ {
-		m, err := r.manifest(ctx, reference)
-		if err == nil || attempt >= r.c.opts.Retries || ctx.Err() != nil ||
-			!(IsTransient(err) || errors.Is(err, errdefs.ErrDigestMismatch)) {
-			return m, err
-		}
-		if err := sleep(ctx, r.c.backoff(attempt)); err != nil {
-			return m, err
-		}
-	}
+	// The one level that retries a manifest: its GET is sent once each.
+	var m Manifest
+	err := retry.Do(ctx, r.c.opts.Retry, func(int) error {
+		var err error
+		m, err = r.manifest(ctx, reference)
+		return err
+	})
+	return m, err
 }
 
 func (r *Repository) manifest(ctx context.Context, reference string) (Manifest, error) {
@@ -101,7 +103,7 @@ func (r *Repository) manifest(ctx context.Context, reference string) (Manifest, 
 	if err != nil {
 		return m, err
 	}
-	resp, err := r.send(ctx, request{method: http.MethodGet, url: u, header: http.Header{"Accept": {acceptManifests}}})
+	resp, err := r.send(ctx, request{method: http.MethodGet, url: u, header: http.Header{"Accept": {acceptManifests}}, once: true})
 	if err != nil {
 		return m, err
 	}

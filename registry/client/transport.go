@@ -2,89 +2,91 @@ package client
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/berth-dev/berth/retry"
 )
 
 // roundTrip sends the request build makes, retrying transient failures
-// (network errors, 5xx, 429) with backoff when retry is set. It returns
-// the response of the last attempt. A stall above zero watches the
-// request (see watchdog).
-func (c *Client) roundTrip(ctx context.Context, hc *http.Client, build func() (*http.Request, error), retry bool, stall time.Duration) (*http.Response, error) {
-	for attempt := 0; ; attempt++ {
-		req, err := build()
-		if err != nil {
-			return nil, err
-		}
-		var w *watchdog
-		if stall > 0 {
-			req, w = watch(req, stall)
-		}
-		resp, err := hc.Do(req)
-		last := !retry || attempt >= c.opts.Retries
-		if w != nil {
-			if err != nil {
-				w.stop()
-				if w.stalled() {
-					err = w.err()
-				}
-			} else {
-				resp.Body = &watchedAnswer{ReadCloser: resp.Body, w: w}
-				w.answered()
-			}
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if last || !transientNetErr(err) {
-				var ue *url.Error
-				if errors.As(err, &ue) {
-					err = ue.Err // the operation is said once, without the query
-				}
-				return nil, &NetworkError{Op: req.Method + " " + redact(req.URL), Err: err, Temporary: transientNetErr(err)}
-			}
-			if err := sleep(ctx, c.backoff(attempt)); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if !last && transientStatus(resp.StatusCode) {
-			wait := c.backoff(attempt)
-			if ra := retryAfter(resp); ra > wait {
-				wait = ra
-			}
-			drain(resp)
-			if err := sleep(ctx, wait); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		return resp, nil
+// (network errors, 5xx, 429) with the client's policy when retried is
+// set. It returns the response of the last attempt. A stall above zero
+// watches the request (see watchdog).
+func (c *Client) roundTrip(ctx context.Context, hc *http.Client, build func() (*http.Request, error), retried bool, stall time.Duration) (*http.Response, error) {
+	p := c.opts.Retry
+	if !retried {
+		p.Attempts = 1
 	}
+	var resp *http.Response
+	err := retry.Do(ctx, p, func(attempt int) error {
+		r, err := c.send1(ctx, hc, build, stall)
+		if err != nil {
+			return err
+		}
+		// The last answer is the caller's to read, whatever its status.
+		if attempt+1 < p.Attempts && transientStatus(r.StatusCode) {
+			drain(r)
+			return &statusError{status: r.StatusCode, retryAfter: retryAfter(r)}
+		}
+		resp = r
+		return nil
+	})
+	return resp, err
 }
 
-// backoff is the delay before retry n (0-based): Backoff doubled each
-// time, at most 8s, with jitter so parallel transfers do not retry in step.
-func (c *Client) backoff(n int) time.Duration {
-	d := c.opts.Backoff << min(n, 5)
-	if d > 8*time.Second {
-		d = 8 * time.Second
-	}
-	return d/2 + rand.N(d/2+1)
+// statusError is an answer refused for a while (5xx, 429) that is tried
+// again; it never leaves roundTrip.
+type statusError struct {
+	status     int
+	retryAfter time.Duration
 }
 
+func (e *statusError) Error() string             { return http.StatusText(e.status) }
+func (e *statusError) Transient() bool           { return true }
+func (e *statusError) RetryAfter() time.Duration { return e.retryAfter }
+
+// send1 sends one request. A network failure is a NetworkError.
+func (c *Client) send1(ctx context.Context, hc *http.Client, build func() (*http.Request, error), stall time.Duration) (*http.Response, error) {
+	req, err := build()
+	if err != nil {
+		return nil, err
+	}
+	var w *watchdog
+	if stall > 0 {
+		req, w = watch(req, stall)
+	}
+	resp, err := hc.Do(req)
+	if w != nil {
+		if err != nil {
+			w.stop()
+			if w.stalled() {
+				err = w.err()
+			}
+		} else {
+			resp.Body = &watchedAnswer{ReadCloser: resp.Body, w: w}
+			w.answered()
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the operation is said once, without the query
+		}
+		return nil, &NetworkError{Op: req.Method + " " + redact(req.URL), Err: err, Temporary: retry.Network(err)}
+	}
+	return resp, nil
+}
+
+// retryAfter is how long a 429 or 503 asks to wait; retry caps it.
 func retryAfter(resp *http.Response) time.Duration {
 	s := resp.Header.Get("Retry-After")
 	if s == "" {
@@ -99,52 +101,10 @@ func retryAfter(resp *http.Response) time.Duration {
 	return 0
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 func transientStatus(code int) bool {
 	return code == http.StatusTooManyRequests || code == http.StatusRequestTimeout ||
 		code == http.StatusInternalServerError || code == http.StatusBadGateway ||
 		code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
-}
-
-// transientNetErr reports a failure worth retrying: a reset connection,
-// an early EOF, a timeout. A refused connection, TLS and certificate
-// errors, and redirect loops are not.
-func transientNetErr(err error) bool {
-	// Nothing listening is a registry that is down, not a blip: say so at
-	// once rather than after a minute of retries.
-	if isTLSMismatch(err) || strings.Contains(err.Error(), "stopped after") || errors.Is(err, syscall.ECONNREFUSED) {
-		return false
-	}
-	var cerr *tls.CertificateVerificationError
-	if errors.As(err, &cerr) {
-		return false
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, ErrStalled) ||
-		errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) {
-		return true
-	}
-	var op *net.OpError
-	if errors.As(err, &op) {
-		return true
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "connection reset") || strings.Contains(msg, "server closed") ||
-		strings.Contains(msg, "broken pipe") || strings.Contains(msg, "transport connection broken")
 }
 
 // redact is a URL fit for an error message: no user info, no query (upload
@@ -164,8 +124,9 @@ func drain(resp *http.Response) {
 }
 
 // ErrStalled is wrapped by the error of a transfer that made no progress
-// for the client's StallTimeout.
-var ErrStalled = errors.New("transfer stalled")
+// for the client's StallTimeout. It is retry's, so that retry knows it
+// for transient.
+var ErrStalled = retry.ErrStalled
 
 // watchdog ends a request that makes no progress. Go's transport has no
 // timeout for writing a body: an upload to a registry, or through a path,

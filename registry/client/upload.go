@@ -14,6 +14,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/retry"
 )
 
 // Upload is a blob upload session. Write sends the bytes in chunks (PATCH
@@ -130,10 +131,12 @@ func (u *Upload) Write(p []byte) (int, error) {
 }
 
 // patch sends one chunk; after a failure it asks the registry how much it
-// has and sends the rest of the chunk again.
+// has and sends the rest of the chunk again. Its failures, those of the
+// PATCH and of the asking, count against one policy.
 func (u *Upload) patch(chunk []byte) error {
 	start := u.offset
-	for attempt := 0; ; attempt++ {
+	r := u.r.c.opts.Retry.Start()
+	for {
 		skip := u.offset - start
 		if skip < 0 || skip > int64(len(chunk)) {
 			return fmt.Errorf("%w: it holds %d bytes, the chunk has %d from %d", errOutOfStep, u.offset, len(chunk), start)
@@ -146,13 +149,13 @@ func (u *Upload) patch(chunk []byte) error {
 		if err == nil {
 			return nil
 		}
-		if attempt >= u.r.c.opts.Retries || !resumable(err) || u.ctx.Err() != nil {
+		if !resumable(err) || u.ctx.Err() != nil {
 			return stepError(err)
 		}
-		if err := sleep(u.ctx, u.r.c.backoff(attempt)); err != nil {
-			return err
+		if err := r.Again(u.ctx, err); err != nil {
+			return stepError(err)
 		}
-		if err := u.resync(); err != nil {
+		if err := u.resync(r); err != nil {
 			return err
 		}
 	}
@@ -163,6 +166,10 @@ func (u *Upload) patch(chunk []byte) error {
 // after the client asked how much had arrived, and a closing PUT appends
 // its bytes without a range. A new upload can go on: IsTransient says so.
 var errOutOfStep = errors.New("upload out of step with the registry")
+
+// IsOutOfStep reports an upload that cannot go on: its caller may start a
+// new one, which can succeed.
+func IsOutOfStep(err error) bool { return errors.Is(err, errOutOfStep) }
 
 // resumable reports a failed upload request worth asking the upload's
 // status and going on: a transient failure, or a range the registry
@@ -192,9 +199,27 @@ func isUploadUnknown(err error) bool {
 	return errors.As(err, &e) && (e.Code == "BLOB_UPLOAD_UNKNOWN" || e.Code == "" && e.Status == http.StatusNotFound)
 }
 
-// resync asks the registry how much of the upload it has.
-func (u *Upload) resync() error {
-	return stepError(u.status())
+// resync asks the registry how much of the upload it has. The question
+// is retried by r, the retrier of the transfer that asks, so that the
+// transfer's failures and the question's add up rather than multiply;
+// bytes the registry has that it did not have before count as progress.
+func (u *Upload) resync(r *retry.Retrier) error {
+	before := u.offset
+	for {
+		err := u.status()
+		if err == nil {
+			if u.offset > before {
+				r.Progress()
+			}
+			return nil
+		}
+		if !IsTransient(err) || u.ctx.Err() != nil {
+			return stepError(err)
+		}
+		if err := r.Again(u.ctx, err); err != nil {
+			return stepError(err)
+		}
+	}
 }
 
 // send PATCHes or PUTs data at u.offset and follows the new location.
@@ -228,7 +253,7 @@ func (u *Upload) send(method, loc string, data []byte, withRange bool) error {
 
 // status asks the registry how many bytes of the upload it has.
 func (u *Upload) status() error {
-	resp, err := u.r.send(u.ctx, request{method: http.MethodGet, url: u.location, watch: true})
+	resp, err := u.r.send(u.ctx, request{method: http.MethodGet, url: u.location, watch: true, once: true})
 	if err != nil {
 		return err
 	}
@@ -270,6 +295,7 @@ func (u *Upload) Commit(d digest.Digest) error {
 		return u.err
 	}
 	start := u.offset // what the registry had before the buffered bytes
+	r := u.r.c.opts.Retry.Start()
 	var err error
 	for attempt := 0; ; attempt++ {
 		skip := u.offset - start
@@ -302,16 +328,16 @@ func (u *Upload) Commit(d digest.Digest) error {
 				return nil
 			}
 		}
-		if attempt >= u.r.c.opts.Retries || !resumable(err) || u.ctx.Err() != nil {
+		if !resumable(err) || u.ctx.Err() != nil {
 			break
 		}
-		if serr := sleep(u.ctx, u.r.c.backoff(attempt)); serr != nil {
+		if serr := r.Again(u.ctx, err); serr != nil {
 			err = serr
 			break
 		}
 		// Without knowing what the registry has, nothing can be sent
 		// again safely.
-		if serr := u.resync(); serr != nil {
+		if serr := u.resync(r); serr != nil {
 			// The upload may be gone because the PUT closed it meanwhile,
 			// after the HEAD above.
 			if _, herr := u.r.StatBlob(u.ctx, d); herr == nil {
@@ -385,19 +411,25 @@ func (r *Repository) PushBlob(ctx context.Context, desc ocispec.Descriptor, up *
 		}
 		return nil
 	}
-	for attempt := 0; up.offset < desc.Size; attempt++ {
+	// Each resume goes on from what the registry says it has; one that
+	// got bytes there starts the count of failures over.
+	rt := r.c.opts.Retry.Start()
+	for up.offset < desc.Size {
 		err := r.patchStream(ctx, up, desc, open, progress)
 		if err == nil {
 			break
 		}
-		if attempt >= r.c.opts.Retries || !resumable(err) || ctx.Err() != nil {
+		if !resumable(err) || ctx.Err() != nil {
 			up.Cancel()
 			return stepError(err)
 		}
-		if err := sleep(ctx, r.c.backoff(attempt)); err != nil {
-			return err
+		if err := rt.Again(ctx, err); err != nil {
+			if ctx.Err() == nil {
+				up.Cancel()
+			}
+			return stepError(err)
 		}
-		if err := up.resync(); err != nil {
+		if err := up.resync(rt); err != nil {
 			return err
 		}
 		if up.offset > desc.Size {

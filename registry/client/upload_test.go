@@ -19,6 +19,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-dev/berth/internal/hubtest"
+	"github.com/berth-dev/berth/retry"
 )
 
 // faultyHub serves a hub, except that the first `times` requests match
@@ -433,5 +434,44 @@ func TestUploadCredentialsStayHome(t *testing.T) {
 	}
 	if s := leaked.Load().(string); s != "" {
 		t.Fatalf("credentials went to the upload host: %s", s)
+	}
+}
+
+// TestUploadRetriesOnce: the retries of an upload do not multiply. Behind
+// a handler that refuses every request sending the blob's bytes (PATCH,
+// PUT) with a 503, an upload, streamed or in one request, sends exactly
+// the policy's attempts of them; the questions between them (the upload's
+// status, whether the blob arrived) go through and are not counted.
+func TestUploadRetriesOnce(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	policy := retry.Policy{Attempts: 3, Base: time.Millisecond}
+	for _, size := range []int{100 << 10, 2 << 20} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			var sends atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if (r.Method == http.MethodPatch || r.Method == http.MethodPut) && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+					sends.Add(1)
+					_, _ = io.Copy(io.Discard, r.Body)
+					http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}`, http.StatusServiceUnavailable)
+					return
+				}
+				h.Hub.ServeHTTP(w, r)
+			}))
+			defer srv.Close()
+			blob := make([]byte, size)
+			_, _ = rand.Read(blob)
+			desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(blob), Size: int64(size)}
+			c := New(Options{Retry: policy, Transport: &http.Transport{DisableKeepAlives: true}})
+			repo := c.Repository(srv.Listener.Addr().String(), "test/retry")
+			err := repo.PushBlob(context.Background(), desc, nil, func(off int64) (io.ReadCloser, error) {
+				return io.NopCloser(bytes.NewReader(blob[off:])), nil
+			}, nil)
+			if !IsTransient(err) {
+				t.Fatalf("want the 503 after the attempts: %v", err)
+			}
+			if n := sends.Load(); n != int32(policy.Attempts) {
+				t.Errorf("the upload sent its bytes %d times, want the policy's %d attempts", n, policy.Attempts)
+			}
+		})
 	}
 }
