@@ -73,18 +73,6 @@ func (a *app) execCommand() *cobra.Command {
 	return cmd
 }
 
-// execError words a process that could not be run as Docker does (the
-// runtime's message alone) with exit code 126 or 127.
-func execError(err error) error {
-	if err == nil {
-		return nil
-	}
-	if code := startExitCode(err); code != exitBadUsage {
-		return statusError{msg: err.Error(), code: code}
-	}
-	return err
-}
-
 func (a *app) attachCommand() *cobra.Command {
 	var noStdin, sigProxy bool
 	var detachKeys string

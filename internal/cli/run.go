@@ -63,31 +63,6 @@ func (a *app) createCommand() *cobra.Command {
 	return cmd
 }
 
-// containerError reports a failure of run or create as Docker's CLI does:
-// "berth: <message>." (berth has no daemon to answer for it), the help hint
-// when the request itself was wrong, and exit 125, or 126 and 127 when the
-// command could not be run.
-func containerError(cmd *cobra.Command, err error, withHelp bool) error {
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	msg := "berth: " + strings.TrimSuffix(err.Error(), ".") + "."
-	if withHelp {
-		msg += "\nSee '" + cmd.CommandPath() + " --help'."
-	}
-	return statusError{msg: msg, code: startExitCode(err)}
-}
-
-func startExitCode(err error) int {
-	switch {
-	case errors.Is(err, ctr.ErrCommandNotFound):
-		return 127
-	case errors.Is(err, ctr.ErrCommandNotExecutable):
-		return 126
-	}
-	return exitBadUsage
-}
-
 // createContainer makes the container, pulling its image first when it is
 // not in the store, as `docker run` and `docker create` do.
 func (a *app) createContainer(ctx context.Context, e *engine.Engine, co ctr.CreateOptions) (*ctr.Container, error) {
