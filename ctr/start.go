@@ -36,9 +36,11 @@ var DefaultDetachKeys = []byte{0x10, 0x11}
 
 // Errors to tell apart, for exit codes as Docker's.
 var (
-	// ErrCommandNotFound: the command does not exist (exit code 127).
+	// ErrCommandNotFound: the command does not exist (exit code 127);
+	// errdefs.ErrCommandNotFound.
 	ErrCommandNotFound = runc.ErrNotFound
-	// ErrCommandNotExecutable: the command cannot be run (exit code 126).
+	// ErrCommandNotExecutable: the command cannot be run (exit code 126);
+	// errdefs.ErrCommandNotExecutable.
 	ErrCommandNotExecutable = runc.ErrPermission
 	// ErrNotRunning: the container is not running.
 	ErrNotRunning = shim.ErrNotRunning

@@ -13,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/internal/term"
 )
 
 func (a *app) runCommand() *cobra.Command {
@@ -161,9 +162,9 @@ func (a *app) runContainer(cmd *cobra.Command, o *containerOptions, args []strin
 func (a *app) attached(ctx context.Context, st *ctr.Streams, tty, proxy bool, open func() (*ctr.Session, error)) (int, error) {
 	// Signals are caught before the process starts, so that one sent as
 	// soon as its first output shows is passed on too.
-	var signals *ctr.SignalProxy
+	var signals *term.SignalProxy
 	if proxy {
-		signals = ctr.CatchSignals()
+		signals = term.CatchSignals()
 		defer signals.Stop()
 	}
 	sess, err := open()
@@ -176,7 +177,7 @@ func (a *app) attached(ctx context.Context, st *ctr.Streams, tty, proxy bool, op
 		in, inOK := st.Stdin.(*os.File)
 		switch {
 		case outOK && inOK:
-			restore, err := ctr.AttachTerminal(sess, in, out)
+			restore, err := term.Attach(sess, in, out)
 			if err != nil {
 				return 0, err
 			}
