@@ -174,7 +174,7 @@ var (
 
 // InspectContainer describes the container ref names.
 func (e *Engine) InspectContainer(ctx context.Context, ref string) (ContainerInspect, error) {
-	m, err := e.Runtime(ctx)
+	m, err := e.runtime(ctx)
 	if err != nil {
 		return ContainerInspect{}, err
 	}

@@ -12,8 +12,7 @@ import (
 	units "github.com/docker/go-units"
 	"github.com/spf13/pflag"
 
-	"github.com/berth-dev/berth/ctr"
-	"github.com/berth-dev/berth/ctr/portproxy"
+	"github.com/berth-dev/berth/engine"
 )
 
 // containerOptions are the flags `run` and `create` share, as Docker's.
@@ -88,8 +87,8 @@ func (m *memBytes) Type() string { return "bytes" }
 
 // createOptions turns the flags into the runtime's options for image and
 // command args.
-func (o *containerOptions) createOptions(img string, args []string) (ctr.CreateOptions, error) {
-	co := ctr.CreateOptions{
+func (o *containerOptions) createOptions(img string, args []string) (engine.CreateOptions, error) {
+	co := engine.CreateOptions{
 		Name:        o.name,
 		Image:       img,
 		Cmd:         args,
@@ -117,7 +116,7 @@ func (o *containerOptions) createOptions(img string, args []string) (ctr.CreateO
 		}
 	}
 	for _, p := range o.publish {
-		b, err := portproxy.ParseSpec(p)
+		b, err := engine.ParsePublish(p)
 		if err != nil {
 			return co, err
 		}

@@ -1,15 +1,13 @@
 package cli
 
 import (
-	"context"
-
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/engine"
 )
 
 func (a *app) execCommand() *cobra.Command {
-	var o ctr.ExecOptions
+	var o engine.ExecOptions
 	var interactive bool
 	var env, envFiles []string
 	var detachKeys string
@@ -35,11 +33,11 @@ func (a *app) execCommand() *cobra.Command {
 				o.Env = append(o.Env, withHostValue(e))
 			}
 			o.Cmd = args[1:]
-			m, err := a.runtime(ctx)
+			e, err := a.engine(ctx)
 			if err != nil {
 				return err
 			}
-			st := &ctr.Streams{Stdout: a.stdout, Stderr: a.stderr}
+			st := &engine.Streams{Stdout: a.stdout, Stderr: a.stderr}
 			if interactive {
 				st.Stdin = a.stdin
 				if o.Tty {
@@ -47,11 +45,11 @@ func (a *app) execCommand() *cobra.Command {
 				}
 			}
 			if o.Detach {
-				_, err := m.Exec(ctx, args[0], o, ctr.Streams{})
+				_, err := e.Exec(ctx, args[0], o, engine.Streams{})
 				return execError(err)
 			}
-			code, err := a.attached(ctx, st, o.Tty, false, func() (*ctr.Session, error) {
-				s, err := m.Exec(ctx, args[0], o, *st)
+			code, err := a.attached(ctx, st, o.Tty, false, func() (*engine.Session, error) {
+				s, err := e.Exec(ctx, args[0], o, *st)
 				return s, execError(err)
 			})
 			if err != nil {
@@ -82,15 +80,15 @@ func (a *app) attachCommand() *cobra.Command {
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			e, m, err := a.engineRuntime(ctx)
+			e, err := a.engine(ctx)
 			if err != nil {
 				return err
 			}
-			c, err := m.Get(ctx, args[0])
+			c, err := e.Container(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			st := &ctr.Streams{Stdout: a.stdout, Stderr: a.stderr}
+			st := &engine.Streams{Stdout: a.stdout, Stderr: a.stderr}
 			if !noStdin && c.Config.OpenStdin {
 				st.Stdin = a.stdin
 				if c.Config.Tty {
@@ -99,12 +97,9 @@ func (a *app) attachCommand() *cobra.Command {
 					}
 				}
 			}
-			code, err := a.attached(ctx, st, c.Config.Tty, sigProxy && !c.Config.Tty, func() (*ctr.Session, error) {
-				return m.Attach(ctx, c.ID, *st)
+			code, err := a.attached(ctx, st, c.Config.Tty, sigProxy && !c.Config.Tty, func() (*engine.Session, error) {
+				return e.AttachContainer(ctx, c.ID, *st)
 			})
-			if c.HostConfig.AutoRemove {
-				_ = e.ContainerGone(context.WithoutCancel(ctx), c.ID)
-			}
 			if err != nil {
 				return err
 			}

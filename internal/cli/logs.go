@@ -5,11 +5,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/engine"
 )
 
 func (a *app) logsCommand() *cobra.Command {
-	var o ctr.LogsOptions
+	var o engine.LogsOptions
 	var tail, since, until string
 	cmd := &cobra.Command{
 		Use:   "logs [OPTIONS] CONTAINER",
@@ -31,11 +31,11 @@ func (a *app) logsCommand() *cobra.Command {
 					return err
 				}
 			}
-			m, err := a.runtime(cmd.Context())
+			e, err := a.engine(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return m.Logs(cmd.Context(), args[0], o, a.stdout, a.stderr)
+			return e.ContainerLogs(cmd.Context(), args[0], o, a.stdout, a.stderr)
 		},
 	}
 	f := cmd.Flags()

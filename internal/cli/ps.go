@@ -12,7 +12,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
@@ -128,7 +127,7 @@ type imageNames struct {
 	byName map[string]digest.Digest
 }
 
-func (n imageNames) shown(c *ctr.Container, trunc bool) string {
+func (n imageNames) shown(c *engine.Container, trunc bool) string {
 	id, ok := n.byName[c.Image]
 	if !ok {
 		if r, err := n.e.Resolve(n.ctx, c.Image); err == nil {
@@ -159,7 +158,7 @@ func (n imageNames) shown(c *ctr.Container, trunc bool) string {
 // psRow is one row of ps; its methods answer --format templates with
 // Docker's field names.
 type psRow struct {
-	c     *ctr.Container
+	c     *engine.Container
 	trunc bool
 	now   time.Time
 	image string
@@ -239,7 +238,7 @@ func (r psRow) jsonRow() map[string]string {
 // containerFilters reads ps's --filter values as Docker's daemon does:
 // values of one key are alternatives, different keys must all match. all
 // is set when a status filter asks for stopped containers too.
-func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (match func(*ctr.Container) bool, all bool, err error) {
+func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (match func(*engine.Container) bool, all bool, err error) {
 	byKey := map[string][]string{}
 	for _, f := range filters {
 		k, v, ok := strings.Cut(f, "=")
@@ -248,11 +247,11 @@ func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (
 		}
 		byKey[k] = append(byKey[k], v)
 	}
-	var preds []func(*ctr.Container) bool
+	var preds []func(*engine.Container) bool
 	for _, key := range sortedKeys(byKey) {
 		values := byKey[key]
 		invalid := func(v string) error { return errdefs.Newf(errdefs.ErrInvalid, "Invalid filter '%s=%s'", key, v) }
-		var one func(c *ctr.Container, v string) bool
+		var one func(c *engine.Container, v string) bool
 		switch key {
 		case "status":
 			for _, v := range values {
@@ -263,13 +262,13 @@ func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (
 				}
 			}
 			all = true
-			one = func(c *ctr.Container, v string) bool { return string(c.State.Status) == v }
+			one = func(c *engine.Container, v string) bool { return string(c.State.Status) == v }
 		case "name":
 			res, err := regexps(values, invalid)
 			if err != nil {
 				return nil, false, err
 			}
-			preds = append(preds, func(c *ctr.Container) bool {
+			preds = append(preds, func(c *engine.Container) bool {
 				for _, re := range res {
 					if re.MatchString(c.Name) || re.MatchString("/"+c.Name) {
 						return true
@@ -283,7 +282,7 @@ func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (
 			if err != nil {
 				return nil, false, err
 			}
-			preds = append(preds, func(c *ctr.Container) bool {
+			preds = append(preds, func(c *engine.Container) bool {
 				for _, re := range res {
 					if re.MatchString(c.ID) {
 						return true
@@ -299,7 +298,7 @@ func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (
 					ids[r.ID.String()] = true
 				}
 			}
-			preds = append(preds, func(c *ctr.Container) bool { return ids[c.ImageID] })
+			preds = append(preds, func(c *engine.Container) bool { return ids[c.ImageID] })
 			continue
 		case "exited":
 			for _, v := range values {
@@ -307,29 +306,26 @@ func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (
 					return nil, false, invalid(v)
 				}
 			}
-			one = func(c *ctr.Container, v string) bool {
+			one = func(c *engine.Container, v string) bool {
 				n, _ := strconv.Atoi(v)
-				return c.State.Status == ctr.StatusExited && !c.State.StartedAt.IsZero() && c.State.ExitCode == n
+				return c.State.Status == engine.StatusExited && !c.State.StartedAt.IsZero() && c.State.ExitCode == n
 			}
 		case "label":
-			one = func(c *ctr.Container, v string) bool {
+			one = func(c *engine.Container, v string) bool {
 				k, want, hasValue := strings.Cut(v, "=")
 				got, ok := c.Config.Labels[k]
 				return ok && (!hasValue || got == want)
 			}
 		case "before", "since":
-			m, err := e.Runtime(ctx)
-			if err != nil {
-				return nil, false, err
-			}
-			var ref *ctr.Container
+			var ref *engine.Container
+			var err error
 			for _, v := range values {
-				if ref, err = m.Get(ctx, v); err != nil {
+				if ref, err = e.Container(ctx, v); err != nil {
 					return nil, false, err
 				}
 			}
 			before := key == "before"
-			preds = append(preds, func(c *ctr.Container) bool {
+			preds = append(preds, func(c *engine.Container) bool {
 				if before {
 					return c.Created.Before(ref.Created)
 				}
@@ -339,7 +335,7 @@ func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (
 		default:
 			return nil, false, errdefs.Newf(errdefs.ErrInvalid, "Invalid filter '%s'", key)
 		}
-		preds = append(preds, func(c *ctr.Container) bool {
+		preds = append(preds, func(c *engine.Container) bool {
 			for _, v := range values {
 				if one(c, v) {
 					return true
@@ -348,7 +344,7 @@ func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (
 			return false
 		})
 	}
-	return func(c *ctr.Container) bool {
+	return func(c *engine.Container) bool {
 		for _, p := range preds {
 			if !p(c) {
 				return false

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/ctr/volume"
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
 )
 
@@ -43,11 +43,11 @@ func (a *app) volumeCreateCommand() *cobra.Command {
 				k, v, _ := strings.Cut(l, "=")
 				lm[k] = v
 			}
-			m, err := a.runtime(cmd.Context())
+			e, err := a.engine(cmd.Context())
 			if err != nil {
 				return err
 			}
-			v, err := m.CreateVolume(cmd.Context(), name, lm)
+			v, err := e.CreateVolume(cmd.Context(), name, lm)
 			if err != nil {
 				return err
 			}
@@ -66,7 +66,7 @@ func (a *app) volumeCreateCommand() *cobra.Command {
 
 // volumeRow is one row of `volume ls`.
 type volumeRow struct {
-	v    *volume.Volume
+	v    *engine.Volume
 	used int
 }
 
@@ -104,11 +104,11 @@ func (a *app) volumeLsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, err := a.runtime(ctx)
+			e, err := a.engine(ctx)
 			if err != nil {
 				return err
 			}
-			vols, err := m.Volumes().List()
+			vols, err := e.Volumes(ctx)
 			if err != nil {
 				return err
 			}
@@ -165,8 +165,8 @@ func (a *app) volumeUsers(ctx context.Context) (map[string]int, error) {
 }
 
 // volumeFilters reads `volume ls --filter`: dangling, name, label, driver.
-func volumeFilters(filters []string, users map[string]int) (func(*volume.Volume) bool, error) {
-	var preds []func(*volume.Volume) bool
+func volumeFilters(filters []string, users map[string]int) (func(*engine.Volume) bool, error) {
+	var preds []func(*engine.Volume) bool
 	for _, f := range filters {
 		key, value, ok := strings.Cut(f, "=")
 		if !ok {
@@ -178,25 +178,25 @@ func volumeFilters(filters []string, users map[string]int) (func(*volume.Volume)
 			if err != nil {
 				return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid filter 'dangling=%s'", value)
 			}
-			preds = append(preds, func(v *volume.Volume) bool { return (users[v.Name] == 0) == want })
+			preds = append(preds, func(v *engine.Volume) bool { return (users[v.Name] == 0) == want })
 		case "name":
-			preds = append(preds, func(v *volume.Volume) bool {
+			preds = append(preds, func(v *engine.Volume) bool {
 				ok, _ := path.Match(value, v.Name)
 				return ok || strings.Contains(v.Name, value)
 			})
 		case "label":
 			k, want, hasValue := strings.Cut(value, "=")
-			preds = append(preds, func(v *volume.Volume) bool {
+			preds = append(preds, func(v *engine.Volume) bool {
 				got, ok := v.Labels[k]
 				return ok && (!hasValue || got == want)
 			})
 		case "driver":
-			preds = append(preds, func(v *volume.Volume) bool { return v.Driver == value })
+			preds = append(preds, func(v *engine.Volume) bool { return v.Driver == value })
 		default:
 			return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid filter '%s'", key)
 		}
 	}
-	return func(v *volume.Volume) bool {
+	return func(v *engine.Volume) bool {
 		for _, p := range preds {
 			if !p(v) {
 				return false
@@ -228,13 +228,13 @@ func (a *app) volumeRmCommand() *cobra.Command {
 		Short:   "Remove one or more volumes",
 		Args:    requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.runtime(cmd.Context())
+			e, err := a.engine(cmd.Context())
 			if err != nil {
 				return err
 			}
 			var errs []error
 			for _, name := range args {
-				if err := m.RemoveVolume(cmd.Context(), name, force); err != nil {
+				if err := e.RemoveVolume(cmd.Context(), name, force); err != nil {
 					errs = append(errs, err)
 					continue
 				}
@@ -261,11 +261,11 @@ func (a *app) volumePruneCommand() *cobra.Command {
 			if !force && !a.confirm(warning) {
 				return nil
 			}
-			m, err := a.runtime(cmd.Context())
+			e, err := a.engine(cmd.Context())
 			if err != nil {
 				return err
 			}
-			removed, space, err := m.PruneVolumes(cmd.Context(), all)
+			removed, space, err := e.PruneVolumes(cmd.Context(), all)
 			a.printPruned("Deleted Volumes:", removed, space)
 			return err
 		},
