@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"path"
+	"strings"
 
 	"github.com/berth-dev/berth/errdefs"
 )
@@ -56,4 +58,52 @@ func (e *Engine) PruneVolumes(ctx context.Context, all bool) ([]string, int64, e
 		return nil, 0, err
 	}
 	return m.PruneVolumes(ctx, all)
+}
+
+// VolumeSummary is a volume as `volume ls` shows it: with the number of
+// containers (running or not) that use it.
+type VolumeSummary struct {
+	*Volume
+	Containers int
+}
+
+// ListVolumes lists the volumes matching the filters (dangling, name,
+// label, driver; every one must match), as `volume ls` shows them.
+func (e *Engine) ListVolumes(ctx context.Context, filters []string) ([]VolumeSummary, error) {
+	f, err := volumeFilterSpec.parse(filters)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range f["dangling"] {
+		if _, ok := boolValue(v); !ok {
+			return nil, volumeFilterSpec.badValue("dangling", v)
+		}
+	}
+	list, err := e.Containers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	users := map[string]int{}
+	for _, c := range list {
+		for _, mp := range c.Mounts {
+			if mp.Type == "volume" {
+				users[mp.Name]++
+			}
+		}
+	}
+	vols, err := e.Volumes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []VolumeSummary
+	for _, v := range vols {
+		ok := allOf(f["dangling"], func(s string) bool { b, _ := boolValue(s); return (users[v.Name] == 0) == b }) &&
+			allOf(f["name"], func(s string) bool { m, _ := path.Match(s, v.Name); return m || strings.Contains(v.Name, s) }) &&
+			allOf(f["label"], func(s string) bool { return labelMatch(v.Labels, s) }) &&
+			allOf(f["driver"], func(s string) bool { return v.Driver == s })
+		if ok {
+			out = append(out, VolumeSummary{Volume: v, Containers: users[v.Name]})
+		}
+	}
+	return out, nil
 }

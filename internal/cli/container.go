@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -115,9 +114,7 @@ func (a *app) containerPruneCommand() *cobra.Command {
 		Short: "Remove all stopped containers",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			keep, err := pruneKeep(filters,
-				func(c *engine.Container) time.Time { return c.Created },
-				func(c *engine.Container) map[string]string { return c.Config.Labels })
+			keep, err := engine.ContainerPruneKeep(filters)
 			if err != nil {
 				return err
 			}

@@ -22,12 +22,12 @@ func (a *app) logsCommand() *cobra.Command {
 			}
 			var err error
 			if since != "" {
-				if o.Since, err = untilTime(since); err != nil {
+				if o.Since, err = engine.ParseTime(since); err != nil {
 					return err
 				}
 			}
 			if until != "" {
-				if o.Until, err = untilTime(until); err != nil {
+				if o.Until, err = engine.ParseTime(until); err != nil {
 					return err
 				}
 			}

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"context"
 	"fmt"
-	"path"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -96,19 +94,11 @@ func (a *app) volumeLsCommand() *cobra.Command {
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			users, err := a.volumeUsers(ctx)
-			if err != nil {
-				return err
-			}
-			match, err := volumeFilters(filters, users)
-			if err != nil {
-				return err
-			}
 			e, err := a.engine(ctx)
 			if err != nil {
 				return err
 			}
-			vols, err := e.Volumes(ctx)
+			vols, err := e.ListVolumes(ctx, filters)
 			if err != nil {
 				return err
 			}
@@ -123,10 +113,7 @@ func (a *app) volumeLsCommand() *cobra.Command {
 				return err
 			}
 			for _, v := range vols {
-				if !match(v) {
-					continue
-				}
-				r := volumeRow{v: v, used: users[v.Name]}
+				r := volumeRow{v: v.Volume, used: v.Containers}
 				js := map[string]string{"Driver": r.Driver(), "Labels": r.Labels(), "Links": r.Links(), "Mountpoint": r.Mountpoint(),
 					"Name": r.Name(), "Scope": r.Scope(), "Size": r.Size()}
 				if err := f.item(r, js); err != nil {
@@ -141,69 +128,6 @@ func (a *app) volumeLsCommand() *cobra.Command {
 	f.StringArrayVarP(&filters, "filter", "f", nil, "Provide filter values (e.g. 'dangling=true')")
 	f.StringVar(&format, "format", "", "Format output using a custom template")
 	return cmd
-}
-
-// volumeUsers counts the containers (running or not) using each volume.
-func (a *app) volumeUsers(ctx context.Context) (map[string]int, error) {
-	e, err := a.engine(ctx)
-	if err != nil {
-		return nil, err
-	}
-	list, err := e.Containers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	users := map[string]int{}
-	for _, c := range list {
-		for _, mp := range c.Mounts {
-			if mp.Type == "volume" {
-				users[mp.Name]++
-			}
-		}
-	}
-	return users, nil
-}
-
-// volumeFilters reads `volume ls --filter`: dangling, name, label, driver.
-func volumeFilters(filters []string, users map[string]int) (func(*engine.Volume) bool, error) {
-	var preds []func(*engine.Volume) bool
-	for _, f := range filters {
-		key, value, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, fmt.Errorf("bad format of filter (expected name=value)")
-		}
-		switch key {
-		case "dangling":
-			want, err := boolFilter(value)
-			if err != nil {
-				return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid filter 'dangling=%s'", value)
-			}
-			preds = append(preds, func(v *engine.Volume) bool { return (users[v.Name] == 0) == want })
-		case "name":
-			preds = append(preds, func(v *engine.Volume) bool {
-				ok, _ := path.Match(value, v.Name)
-				return ok || strings.Contains(v.Name, value)
-			})
-		case "label":
-			k, want, hasValue := strings.Cut(value, "=")
-			preds = append(preds, func(v *engine.Volume) bool {
-				got, ok := v.Labels[k]
-				return ok && (!hasValue || got == want)
-			})
-		case "driver":
-			preds = append(preds, func(v *engine.Volume) bool { return v.Driver == value })
-		default:
-			return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid filter '%s'", key)
-		}
-	}
-	return func(v *engine.Volume) bool {
-		for _, p := range preds {
-			if !p(v) {
-				return false
-			}
-		}
-		return true
-	}, nil
 }
 
 func (a *app) volumeInspectCommand() *cobra.Command {
