@@ -7,11 +7,11 @@ import (
 	"github.com/berth-dev/berth/errdefs"
 )
 
-// Filters are --filter values parsed once, as containerd's filters and
+// filterSet is --filter values parsed once, as containerd's filters and
 // Docker's daemon hold them: each key with its values in the order given.
 // Values of one key are alternatives; different keys must all match
 // (unless a listing says otherwise, as prune does).
-type Filters map[string][]string
+type filterSet map[string][]string
 
 // filterSpec is what one listing accepts: its keys, and how its errors
 // are worded. Docker's daemon says "Invalid filter" for containers and
@@ -35,8 +35,8 @@ var errFilterFormat = errdefs.Newf(errdefs.ErrInvalid, "bad format of filter (ex
 
 // parse reads "key=value" arguments; a key the listing does not take is
 // an error of the listing's wording.
-func (s filterSpec) parse(args []string) (Filters, error) {
-	f := Filters{}
+func (s filterSpec) parse(args []string) (filterSet, error) {
+	f := filterSet{}
 	for _, a := range args {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {
@@ -61,22 +61,7 @@ func (s filterSpec) badValue(key, value string) error {
 }
 
 // Has reports whether key was given.
-func (f Filters) Has(key string) bool { return len(f[key]) > 0 }
-
-// any reports whether match holds for one of key's values, or key was not
-// given.
-func (f Filters) any(key string, match func(v string) bool) bool {
-	vs := f[key]
-	if len(vs) == 0 {
-		return true
-	}
-	for _, v := range vs {
-		if match(v) {
-			return true
-		}
-	}
-	return false
-}
+func (f filterSet) Has(key string) bool { return len(f[key]) > 0 }
 
 // labelMatch tells whether labels match a label filter value: "key" (any
 // value) or "key=value".
