@@ -65,10 +65,3 @@ func ShimMain(args []string) int { return ctr.ShimMain(args) }
 // ParsePublish parses a -p value, [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO],
 // either port possibly a range, as Docker does.
 func ParsePublish(s string) ([]PublishedPort, error) { return portproxy.ParseSpec(s) }
-
-// CheckVolume checks a -v value, [SOURCE:]DESTINATION[:MODE], as create
-// will read it.
-func CheckVolume(s string) error {
-	_, err := ctr.ParseVolume(s)
-	return err
-}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -62,8 +61,14 @@ func (s *Server) containersHere(ctx context.Context) error {
 	return nil
 }
 
+// listContainers lists every container, or those the filter query values
+// select (as ps --filter, stopped ones included).
 func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
-	list, err := s.e.Containers(r.Context())
+	list, err := s.e.ListContainers(r.Context(), engine.ContainerListOptions{All: true, Filters: r.URL.Query()["filter"]})
+	if errdefs.IsInvalid(err) {
+		apiError(w, err)
+		return
+	}
 	if err != nil {
 		apiError(w, fmt.Errorf("containers are not available here: %w", err))
 		return
@@ -92,57 +97,30 @@ type portRequest struct {
 	Host      string `json:"host"`
 }
 
-// createOptions checks the dialog's fields as `docker run` checks its
-// flags, with the same words.
+// createOptions builds the engine's container spec of the dialog's
+// fields (blank rows dropped, as the form adds them) and has the engine
+// check it as it checks run's flags, with the same words.
 func (q runRequest) createOptions() (engine.CreateOptions, error) {
-	o := engine.CreateOptions{Image: strings.TrimSpace(q.Image), Name: strings.TrimSpace(q.Name)}
-	if o.Image == "" {
-		return o, errdefs.Newf(errdefs.ErrInvalid, "no image to run")
-	}
+	spec := engine.ContainerSpec{Image: strings.TrimSpace(q.Image), Name: strings.TrimSpace(q.Name)}
 	for _, p := range q.Ports {
-		host := strings.TrimSpace(p.Host)
-		if host == "" {
-			continue
+		if host := strings.TrimSpace(p.Host); host != "" {
+			spec.HostPorts = append(spec.HostPorts, engine.HostPort{Container: p.Container, Host: host})
 		}
-		n, err := strconv.ParseUint(host, 10, 16)
-		if err != nil {
-			return o, errdefs.Newf(errdefs.ErrInvalid, "invalid host port %q for %s: a number from 0 to 65535 (0 picks a free port)", host, p.Container)
-		}
-		port, proto, _ := strings.Cut(p.Container, "/")
-		bs, err := engine.ParsePublish(fmt.Sprintf("%d:%s/%s", n, port, cmpOr(proto, "tcp")))
-		if err != nil {
-			return o, errdefs.Newf(errdefs.ErrInvalid, "%v", err)
-		}
-		o.Publish = append(o.Publish, bs...)
 	}
-	for _, e := range q.Env {
-		e = strings.TrimSpace(e)
-		if e == "" {
-			continue
-		}
-		if k, _, _ := strings.Cut(e, "="); k == "" {
-			return o, errdefs.Newf(errdefs.ErrInvalid, "invalid environment variable: %s", e)
-		}
-		o.Env = append(o.Env, e)
-	}
-	for _, v := range q.Volumes {
-		v = strings.TrimSpace(v)
-		if v == "" {
-			continue
-		}
-		if err := engine.CheckVolume(v); err != nil {
-			return o, err
-		}
-		o.Volumes = append(o.Volumes, v)
-	}
-	return o, nil
+	spec.Env = nonBlank(q.Env)
+	spec.Volumes = nonBlank(q.Volumes)
+	return spec.Options()
 }
 
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
+// nonBlank are the trimmed values of a form's rows that are not blank.
+func nonBlank(rows []string) []string {
+	var out []string
+	for _, r := range rows {
+		if r = strings.TrimSpace(r); r != "" {
+			out = append(out, r)
+		}
 	}
-	return s
+	return out
 }
 
 // runContainer is `docker run -d` with the dialog's settings.

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/engine"
@@ -24,13 +26,8 @@ func (a *app) execCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fileEnv, err := readEnvFiles(envFiles)
-			if err != nil {
+			if o.Env, err = engine.ParseEnv(env, envFiles, os.LookupEnv); err != nil {
 				return err
-			}
-			o.Env = fileEnv
-			for _, e := range env {
-				o.Env = append(o.Env, withHostValue(e))
 			}
 			o.Cmd = args[1:]
 			e, err := a.engine(ctx)
