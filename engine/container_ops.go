@@ -146,6 +146,11 @@ func (e *Engine) KillContainer(ctx context.Context, ref string, sig syscall.Sign
 // exit code.
 func (e *Engine) WaitContainer(ctx context.Context, ref string) (int, error) {
 	m, c, err := e.runtimeContainer(ctx, ref)
+	if errdefs.IsNotFound(err) {
+		// An --rm container may have gone before it was looked up, its
+		// ref with no name left to find it by: bring the refs in line.
+		e.syncContainersOrWarn(ctx)
+	}
 	if err != nil {
 		return -1, err
 	}
