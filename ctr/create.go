@@ -221,101 +221,20 @@ func (m *Manager) newContainer(o CreateOptions) (*Container, []VolumeSpec, error
 			return nil, nil, err
 		}
 	}
-	network := o.Network
-	switch network {
-	case "", "default", "bridge":
-		network = "bridge"
-	case "none", "host":
-	default:
-		return nil, nil, errdefs.Newf(errdefs.ErrNotFound, "network %s not found", o.Network)
-	}
-	if o.Memory != 0 && o.Memory < minMemory {
-		return nil, nil, errdefs.Newf(errdefs.ErrInvalid, "Minimum memory limit allowed is 6MB")
-	}
-	if o.CPUs < 0 || o.CPUs > float64(goruntime.NumCPU()) || (o.CPUs > 0 && o.CPUs < 0.01) {
-		return nil, nil, errdefs.Newf(errdefs.ErrInvalid, "Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", goruntime.NumCPU(), goruntime.NumCPU())
-	}
-	sec, err := spec.ParseSecurityOpts(o.SecurityOpt)
+	network, seccomp, err := checkHost(o)
 	if err != nil {
 		return nil, nil, err
 	}
-	if sec.Seccomp != "" && sec.Seccomp != "unconfined" {
-		if _, err := spec.ParseSeccompProfile([]byte(sec.Seccomp), spec.DefaultCapabilities()); err != nil {
-			return nil, nil, err
-		}
-	}
-
-	cfg := Config{
-		User:       firstNonEmpty(o.User, img.User),
-		Env:        spec.MergeImageEnv(o.Env, img.Env),
-		WorkingDir: firstNonEmpty(o.WorkingDir, img.WorkingDir),
-		Tty:        o.Tty,
-		OpenStdin:  o.OpenStdin,
-		StdinOnce:  o.StdinOnce,
-		StopSignal: firstNonEmpty(o.StopSignal, img.StopSignal),
-		Labels:     map[string]string{},
-		Hostname:   o.Hostname,
-	}
-	maps.Copy(cfg.Labels, img.Labels)
-	maps.Copy(cfg.Labels, o.Labels)
-	if img.StopTimeout != nil {
-		t := *img.StopTimeout
-		cfg.StopTimeout = &t
-	}
-	if cfg.WorkingDir != "" {
-		if err := spec.CheckWorkDir(cfg.WorkingDir); err != nil {
-			return nil, nil, err
-		}
-	}
-	// Docker's rule: a new entrypoint drops the image's command too.
-	cfg.Entrypoint, cfg.Cmd = img.Entrypoint, img.Cmd
-	if o.Entrypoint != nil {
-		cfg.Entrypoint, cfg.Cmd = o.Entrypoint, nil
-	}
-	if len(o.Cmd) > 0 {
-		cfg.Cmd = o.Cmd
-	}
-	argv := append(slices.Clone(cfg.Entrypoint), cfg.Cmd...)
-	if len(argv) == 0 {
-		return nil, nil, errdefs.Newf(errdefs.ErrInvalid, "no command specified")
-	}
-	if _, _, err := signalOf(cfg.StopSignal); err != nil {
+	cfg, argv, err := configOf(o, img)
+	if err != nil {
 		return nil, nil, err
 	}
-
-	exposed := map[string]bool{}
-	for p := range img.ExposedPorts {
-		exposed[p] = true
+	if cfg.ExposedPorts, err = exposedPorts(o, img); err != nil {
+		return nil, nil, err
 	}
-	for _, p := range o.Expose {
-		exposed[p] = true
-	}
-	for _, b := range o.Publish {
-		exposed[fmt.Sprintf("%d/%s", b.ContainerPort, b.Proto)] = true
-	}
-	for p := range exposed {
-		if _, _, err := portproxy.ParseExposed(p); err != nil {
-			return nil, nil, err
-		}
-		if !strings.Contains(p, "/") {
-			delete(exposed, p)
-			exposed[p+"/tcp"] = true
-		}
-	}
-	cfg.ExposedPorts = slices.Sorted(maps.Keys(exposed))
-
-	var specs []VolumeSpec
-	dests := map[string]bool{}
-	for _, v := range o.Volumes {
-		vs, err := ParseVolume(v)
-		if err != nil {
-			return nil, nil, err
-		}
-		if dests[vs.Destination] {
-			return nil, nil, errdefs.Newf(errdefs.ErrInvalid, "Duplicate mount point: %s", vs.Destination)
-		}
-		dests[vs.Destination] = true
-		specs = append(specs, vs)
+	specs, err := volumeSpecs(o.Volumes)
+	if err != nil {
+		return nil, nil, err
 	}
 	for p := range img.Volumes {
 		cfg.Volumes = append(cfg.Volumes, p)
@@ -354,14 +273,129 @@ func (m *Manager) newContainer(o CreateOptions) (*Container, []VolumeSpec, error
 			Memory:          o.Memory,
 			NanoCPUs:        int64(o.CPUs * 1e9),
 			SecurityOpt:     o.SecurityOpt,
+			SeccompProfile:  seccomp,
 		},
 		Layers: o.Layers,
 		State:  State{Status: StatusCreated},
 	}
-	if sec.Seccomp != "" && sec.Seccomp != "unconfined" {
-		c.HostConfig.SeccompProfile = sec.Seccomp
-	}
 	return c, specs, nil
+}
+
+// checkHost checks the host settings: the network (returned as recorded),
+// the limits, and the security options (a custom seccomp profile is
+// returned to be recorded).
+func checkHost(o CreateOptions) (network, seccomp string, err error) {
+	network = o.Network
+	switch network {
+	case "", "default", "bridge":
+		network = "bridge"
+	case "none", "host":
+	default:
+		return "", "", errdefs.Newf(errdefs.ErrNotFound, "network %s not found", o.Network)
+	}
+	if o.Memory != 0 && o.Memory < minMemory {
+		return "", "", errdefs.Newf(errdefs.ErrInvalid, "Minimum memory limit allowed is 6MB")
+	}
+	if o.CPUs < 0 || o.CPUs > float64(goruntime.NumCPU()) || (o.CPUs > 0 && o.CPUs < 0.01) {
+		return "", "", errdefs.Newf(errdefs.ErrInvalid, "Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", goruntime.NumCPU(), goruntime.NumCPU())
+	}
+	sec, err := spec.ParseSecurityOpts(o.SecurityOpt)
+	if err != nil {
+		return "", "", err
+	}
+	if sec.Seccomp != "" && sec.Seccomp != "unconfined" {
+		if _, err := spec.ParseSeccompProfile([]byte(sec.Seccomp), spec.DefaultCapabilities()); err != nil {
+			return "", "", err
+		}
+		seccomp = sec.Seccomp
+	}
+	return network, seccomp, nil
+}
+
+// configOf merges the options with the image's config as Docker does and
+// returns the command line, argv.
+func configOf(o CreateOptions, img *image.ContainerConfig) (Config, []string, error) {
+	cfg := Config{
+		User:       firstNonEmpty(o.User, img.User),
+		Env:        spec.MergeImageEnv(o.Env, img.Env),
+		WorkingDir: firstNonEmpty(o.WorkingDir, img.WorkingDir),
+		Tty:        o.Tty,
+		OpenStdin:  o.OpenStdin,
+		StdinOnce:  o.StdinOnce,
+		StopSignal: firstNonEmpty(o.StopSignal, img.StopSignal),
+		Labels:     map[string]string{},
+		Hostname:   o.Hostname,
+	}
+	maps.Copy(cfg.Labels, img.Labels)
+	maps.Copy(cfg.Labels, o.Labels)
+	if img.StopTimeout != nil {
+		t := *img.StopTimeout
+		cfg.StopTimeout = &t
+	}
+	if cfg.WorkingDir != "" {
+		if err := spec.CheckWorkDir(cfg.WorkingDir); err != nil {
+			return cfg, nil, err
+		}
+	}
+	// Docker's rule: a new entrypoint drops the image's command too.
+	cfg.Entrypoint, cfg.Cmd = img.Entrypoint, img.Cmd
+	if o.Entrypoint != nil {
+		cfg.Entrypoint, cfg.Cmd = o.Entrypoint, nil
+	}
+	if len(o.Cmd) > 0 {
+		cfg.Cmd = o.Cmd
+	}
+	argv := append(slices.Clone(cfg.Entrypoint), cfg.Cmd...)
+	if len(argv) == 0 {
+		return cfg, nil, errdefs.Newf(errdefs.ErrInvalid, "no command specified")
+	}
+	if _, _, err := signalOf(cfg.StopSignal); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, argv, nil
+}
+
+// exposedPorts are the image's, --expose's and the published ports,
+// checked, "/tcp" added where no protocol is given, sorted.
+func exposedPorts(o CreateOptions, img *image.ContainerConfig) ([]string, error) {
+	exposed := map[string]bool{}
+	for p := range img.ExposedPorts {
+		exposed[p] = true
+	}
+	for _, p := range o.Expose {
+		exposed[p] = true
+	}
+	for _, b := range o.Publish {
+		exposed[fmt.Sprintf("%d/%s", b.ContainerPort, b.Proto)] = true
+	}
+	for p := range exposed {
+		if _, _, err := portproxy.ParseExposed(p); err != nil {
+			return nil, err
+		}
+		if !strings.Contains(p, "/") {
+			delete(exposed, p)
+			exposed[p+"/tcp"] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(exposed)), nil
+}
+
+// volumeSpecs parses -v values; two at one place are an error.
+func volumeSpecs(vols []string) ([]VolumeSpec, error) {
+	var specs []VolumeSpec
+	dests := map[string]bool{}
+	for _, v := range vols {
+		vs, err := ParseVolume(v)
+		if err != nil {
+			return nil, err
+		}
+		if dests[vs.Destination] {
+			return nil, errdefs.Newf(errdefs.ErrInvalid, "Duplicate mount point: %s", vs.Destination)
+		}
+		dests[vs.Destination] = true
+		specs = append(specs, vs)
+	}
+	return specs, nil
 }
 
 func validID(id string) bool {

@@ -51,16 +51,18 @@
 //
 // # Use
 //
-// `berth run IMAGE CMD` is Create, then Start with Streams (attached from
-// the first byte), then Session.Wait for the exit code; with -t the CLI
-// calls AttachTerminal, without it CatchSignals before Start and Forward
-// once it has the Session (ForwardSignals does both at once). `run -d` is Start with
-// nil Streams. ps is List (StatusText, PortsText, Command give Docker's
-// columns); port is NetworkSettings.Ports; logs is Logs; exec is Exec;
-// stop, kill, restart, wait, rm and container prune are Stop, Kill,
-// Restart, Wait, Remove and Prune; volume commands use Volumes(),
-// CreateVolume, RemoveVolume and PruneVolumes. Errors are errdefs kinds
-// (matched with errors.Is) worded as Docker words them; a command that
-// cannot start is ErrCommandNotFound (exit 127) or ErrCommandNotExecutable
-// (exit 126).
+// Only the engine uses this package; the CLI and the dashboard reach it
+// through the engine's container methods, which keep the engine's records
+// in step. `berth run IMAGE CMD` is Create, then Start with Streams
+// (attached from the first byte), then Session.Wait for the exit code; the
+// CLI readies its terminal and forwards signals with internal/term around
+// the Session. `run -d` is Start with nil Streams. ps is List (StatusText,
+// PortsText, Command give Docker's columns); port is
+// NetworkSettings.Ports; logs is Logs; exec is Exec; stop, kill, restart,
+// wait, rm and container prune are Stop, Kill, Restart, Wait, Remove and
+// Prune; volume commands use Volumes(), CreateVolume, RemoveVolume and
+// PruneVolumes. Errors are errdefs kinds (matched with errors.Is) worded
+// as Docker words them; a command that cannot start is
+// errdefs.ErrCommandNotFound (exit 127) or ErrCommandNotExecutable (exit
+// 126).
 package ctr

@@ -16,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/internal/syncbuf"
+	"github.com/berth-dev/berth/internal/term"
 )
 
 // terminal is a pty pair standing in for the user's terminal: the test
@@ -72,7 +73,7 @@ func TestExecTTY(t *testing.T) {
 	m := newManager(t)
 	ctx := context.Background()
 	c := startDetached(t, m, busybox("sleep", "1000"))
-	// The user's terminal, set up by AttachTerminal as the CLI will.
+	// The user's terminal, set up by term.Attach as the CLI will.
 	user, tty, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +87,7 @@ func TestExecTTY(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	restore, err := ctr.AttachTerminal(s, tty, tty)
+	restore, err := term.Attach(s, tty, tty)
 	if err != nil {
 		t.Fatal(err)
 	}

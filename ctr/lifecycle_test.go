@@ -14,6 +14,7 @@ import (
 	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/internal/syncbuf"
+	"github.com/berth-dev/berth/internal/term"
 )
 
 func TestExitCodes(t *testing.T) {
@@ -191,7 +192,7 @@ func TestSignals(t *testing.T) {
 	}
 	waitFor(t, "ready", func() bool { return strings.Contains(out.String(), "ready") })
 	// What `docker run` does with a Ctrl-C or a SIGTERM it receives.
-	stop := ctr.ForwardSignals(s)
+	stop := term.ForwardSignals(s)
 	defer stop()
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)

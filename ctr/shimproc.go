@@ -20,7 +20,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/ctr/crashpoint"
-	"github.com/berth-dev/berth/ctr/runc"
 	"github.com/berth-dev/berth/ctr/shim"
 )
 
@@ -234,13 +233,7 @@ func (m *Manager) run(p *shimProcess, c *Container, lock *os.File, ports []*os.F
 
 // startError words a failed start as Docker does and keeps its kind.
 func startError(r shim.Ready) error {
-	e := &runc.Error{Msg: r.Error}
-	switch r.Kind {
-	case "notfound":
-		e.Kind = runc.ErrNotFound
-	case "permission":
-		e.Kind = runc.ErrPermission
-	}
+	e := r.Kind.Err(r.Error)
 	if strings.HasPrefix(r.Error, "runc ") {
 		return fmt.Errorf("OCI runtime create failed: %w", e)
 	}

@@ -36,9 +36,11 @@ var DefaultDetachKeys = []byte{0x10, 0x11}
 
 // Errors to tell apart, for exit codes as Docker's.
 var (
-	// ErrCommandNotFound: the command does not exist (exit code 127).
+	// ErrCommandNotFound: the command does not exist (exit code 127);
+	// errdefs.ErrCommandNotFound.
 	ErrCommandNotFound = runc.ErrNotFound
-	// ErrCommandNotExecutable: the command cannot be run (exit code 126).
+	// ErrCommandNotExecutable: the command cannot be run (exit code 126);
+	// errdefs.ErrCommandNotExecutable.
 	ErrCommandNotExecutable = runc.ErrPermission
 	// ErrNotRunning: the container is not running.
 	ErrNotRunning = shim.ErrNotRunning
@@ -166,6 +168,27 @@ func (m *Manager) prepare(ctx context.Context, c *Container) ([]*os.File, error)
 	if err != nil {
 		return nil, err
 	}
+	mounts, err := mountsOf(c, root, etc)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeConfig(c, root, mounts); err != nil {
+		return nil, err
+	}
+	if mode != "bridge" {
+		return nil, nil // Docker publishes nothing without a network of its own
+	}
+	files, mappings, err := portproxy.Bind(m.bindings(c))
+	if err != nil {
+		return nil, err
+	}
+	c.NetworkSettings.Ports = mappings
+	return files, nil
+}
+
+// mountsOf are the container's mounts for runc: its /etc files, its
+// binds (staged) and its volumes (filled from the image at first start).
+func mountsOf(c *Container, root string, etc network.EtcFiles) ([]specs.Mount, error) {
 	bind := func(dst, src string, ro bool) specs.Mount {
 		opts := []string{"rbind", "rprivate"}
 		if ro {
@@ -193,21 +216,27 @@ func (m *Manager) prepare(ctx context.Context, c *Container) ([]*os.File, error)
 		}
 		mounts = append(mounts, bind(mp.Destination, src, !mp.RW))
 	}
+	return mounts, nil
+}
 
+// writeConfig writes the OCI runtime config of the container's first
+// process, resolving its user and directory in the mounted root.
+func writeConfig(c *Container, root string, mounts []specs.Mount) error {
+	mode := c.HostConfig.NetworkMode
 	user, err := spec.ResolveUser(root, c.Config.User)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cwd := c.Config.WorkingDir
 	if cwd == "" {
 		cwd = "/"
 	}
 	if cwd, err = spec.ResolveWorkDir(root, cwd, true); err != nil {
-		return nil, err
+		return err
 	}
 	sec, filter, err := security(c)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s, err := spec.Generate(spec.Options{
 		ID: c.ID,
@@ -229,25 +258,17 @@ func (m *Manager) prepare(ctx context.Context, c *Container) ([]*os.File, error)
 		CPUs:        float64(c.HostConfig.NanoCPUs) / 1e9,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	b, err := json.Marshal(s)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// Written anew at every start: no need to survive a crash.
 	if err := os.WriteFile(filepath.Join(c.dir, "config.json"), b, 0o600); err != nil {
-		return nil, fmt.Errorf("write runtime config: %w", err)
+		return fmt.Errorf("write runtime config: %w", err)
 	}
-	if mode != "bridge" {
-		return nil, nil // Docker publishes nothing without a network of its own
-	}
-	files, mappings, err := portproxy.Bind(m.bindings(c))
-	if err != nil {
-		return nil, err
-	}
-	c.NetworkSettings.Ports = mappings
-	return files, nil
+	return nil
 }
 
 func endpointNS(ep *network.Endpoint) string {

@@ -174,7 +174,7 @@ var (
 
 // InspectContainer describes the container ref names.
 func (e *Engine) InspectContainer(ctx context.Context, ref string) (ContainerInspect, error) {
-	m, err := e.Runtime(ctx)
+	m, err := e.runtime(ctx)
 	if err != nil {
 		return ContainerInspect{}, err
 	}
@@ -204,32 +204,44 @@ func inspectOf(c *ctr.Container) ContainerInspect {
 			Status: string(st.Status), Running: st.Running, Pid: st.Pid, ExitCode: st.ExitCode,
 			Error: st.Error, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
 		},
-		Image:          c.ImageID,
-		ResolvConfPath: filepath.Join(dir, "resolv.conf"),
-		HostnamePath:   filepath.Join(dir, "hostname"),
-		HostsPath:      filepath.Join(dir, "hosts"),
-		LogPath:        c.LogPath,
-		Name:           "/" + c.Name,
-		Driver:         "overlay",
-		Platform:       "linux",
-		GraphDriver:    GraphDriver{Name: "overlay", Data: map[string]string{}},
-		Mounts:         []ContainerMount{},
+		Image:           c.ImageID,
+		ResolvConfPath:  filepath.Join(dir, "resolv.conf"),
+		HostnamePath:    filepath.Join(dir, "hostname"),
+		HostsPath:       filepath.Join(dir, "hosts"),
+		LogPath:         c.LogPath,
+		Name:            "/" + c.Name,
+		Driver:          "overlay",
+		Platform:        "linux",
+		GraphDriver:     graphDriverOf(c),
+		HostConfig:      hostConfigOf(c.HostConfig),
+		Config:          configOf(c),
+		NetworkSettings: networkSettingsOf(c),
 	}
+	out.Mounts, out.HostConfig.Binds = mountsOf(c.Mounts)
+	return out
+}
+
+// graphDriverOf shows the container's overlay as Docker's overlay2 shows it.
+func graphDriverOf(c *ctr.Container) GraphDriver {
+	dir := c.Dir()
+	g := GraphDriver{Name: "overlay", Data: map[string]string{}}
 	if len(c.Layers) > 0 {
 		lower := make([]string, 0, len(c.Layers))
 		for i := len(c.Layers) - 1; i >= 0; i-- {
 			lower = append(lower, c.Layers[i])
 		}
-		out.GraphDriver.Data = map[string]string{
+		g.Data = map[string]string{
 			"LowerDir":  strings.Join(lower, ":"),
 			"MergedDir": filepath.Join(dir, "rootfs"),
 			"UpperDir":  filepath.Join(dir, "upper"),
 			"WorkDir":   filepath.Join(dir, "work"),
 		}
 	}
+	return g
+}
 
-	hc := c.HostConfig
-	out.HostConfig = ContainerHostConfig{
+func hostConfigOf(hc ctr.HostConfig) ContainerHostConfig {
+	out := ContainerHostConfig{
 		LogConfig:       LogConfig{Type: "json-file", Config: map[string]string{}},
 		NetworkMode:     hc.NetworkMode,
 		PortBindings:    map[string][]PortBinding{},
@@ -252,9 +264,17 @@ func inspectOf(c *ctr.Container) ContainerInspect {
 	}
 	for _, b := range hc.PortBindings {
 		port := fmt.Sprintf("%d/%s", b.ContainerPort, b.Proto)
-		out.HostConfig.PortBindings[port] = append(out.HostConfig.PortBindings[port], PortBinding{HostIP: b.HostIP, HostPort: portString(b.HostPort)})
+		out.PortBindings[port] = append(out.PortBindings[port], PortBinding{HostIP: b.HostIP, HostPort: portString(b.HostPort)})
 	}
-	for _, mp := range c.Mounts {
+	return out
+}
+
+// mountsOf are the container's mounts as inspect shows them, and the
+// named ones as -v would give them (HostConfig.Binds).
+func mountsOf(mps []ctr.MountPoint) ([]ContainerMount, []string) {
+	mounts := []ContainerMount{}
+	var binds []string
+	for _, mp := range mps {
 		m := ContainerMount{Type: mp.Type, Name: mp.Name, Source: mp.Source, Destination: mp.Destination, RW: mp.RW}
 		if !mp.RW {
 			m.Mode = "ro"
@@ -264,7 +284,7 @@ func inspectOf(c *ctr.Container) ContainerInspect {
 		} else {
 			m.Propagation = "rprivate"
 		}
-		out.Mounts = append(out.Mounts, m)
+		mounts = append(mounts, m)
 		if mp.Anonymous {
 			continue
 		}
@@ -276,11 +296,14 @@ func inspectOf(c *ctr.Container) ContainerInspect {
 		if !mp.RW {
 			bind += ":ro"
 		}
-		out.HostConfig.Binds = append(out.HostConfig.Binds, bind)
+		binds = append(binds, bind)
 	}
+	return mounts, binds
+}
 
+func configOf(c *ctr.Container) image.ContainerConfig {
 	cfg := c.Config
-	out.Config = image.ContainerConfig{
+	out := image.ContainerConfig{
 		Hostname:    cfg.Hostname,
 		User:        cfg.User,
 		Tty:         cfg.Tty,
@@ -295,22 +318,25 @@ func inspectOf(c *ctr.Container) ContainerInspect {
 		StopSignal:  cfg.StopSignal,
 		StopTimeout: cfg.StopTimeout,
 	}
-	if out.Config.Labels == nil {
-		out.Config.Labels = map[string]string{}
+	if out.Labels == nil {
+		out.Labels = map[string]string{}
 	}
 	if len(cfg.ExposedPorts) > 0 {
-		out.Config.ExposedPorts = map[string]struct{}{}
+		out.ExposedPorts = map[string]struct{}{}
 		for _, p := range cfg.ExposedPorts {
-			out.Config.ExposedPorts[p] = struct{}{}
+			out.ExposedPorts[p] = struct{}{}
 		}
 	}
 	if len(cfg.Volumes) > 0 {
-		out.Config.Volumes = map[string]struct{}{}
+		out.Volumes = map[string]struct{}{}
 		for _, v := range cfg.Volumes {
-			out.Config.Volumes[v] = struct{}{}
+			out.Volumes[v] = struct{}{}
 		}
 	}
+	return out
+}
 
+func networkSettingsOf(c *ctr.Container) ContainerNetworkSettings {
 	ns := ContainerNetworkSettings{Ports: map[string][]PortBinding{}, Networks: map[string]*EndpointSettings{}}
 	net := &EndpointSettings{}
 	if ep := c.NetworkSettings.Endpoint; ep != nil {
@@ -318,22 +344,21 @@ func inspectOf(c *ctr.Container) ContainerInspect {
 		ns.Gateway, ns.IPAddress, ns.IPPrefixLen, ns.MacAddress = ep.Gateway.String(), ep.IP.String(), ep.PrefixLen, ep.MAC
 		net.Gateway, net.IPAddress, net.IPPrefixLen, net.MacAddress = ns.Gateway, ns.IPAddress, ns.IPPrefixLen, ns.MacAddress
 	}
-	name := hc.NetworkMode
+	name := c.HostConfig.NetworkMode
 	if name == "" {
 		name = "bridge"
 	}
 	ns.Networks[name] = net
-	if st.Running {
+	if c.State.Running {
 		// As Docker: every exposed port, with its host side once published.
-		for _, p := range cfg.ExposedPorts {
+		for _, p := range c.Config.ExposedPorts {
 			ns.Ports[p] = nil
 		}
 		for _, mp := range c.NetworkSettings.Ports {
 			ns.Ports[mp.Port()] = append(ns.Ports[mp.Port()], PortBinding{HostIP: mp.HostIP, HostPort: portString(mp.HostPort)})
 		}
 	}
-	out.NetworkSettings = ns
-	return out
+	return ns
 }
 
 func portString(p uint16) string {

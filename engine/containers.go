@@ -54,8 +54,10 @@ type containers struct {
 	mgr  *ctr.Manager
 }
 
-// Runtime is the engine's container runtime, opened at first use.
-func (e *Engine) Runtime(ctx context.Context) (*ctr.Manager, error) {
+// runtime is the engine's container runtime, opened at first use. It
+// stays inside the engine: every change to a container goes through the
+// engine, which keeps its records in step.
+func (e *Engine) runtime(ctx context.Context) (*ctr.Manager, error) {
 	e.ctrs.mu.Lock()
 	defer e.ctrs.mu.Unlock()
 	if e.ctrs.mgr != nil {
@@ -69,9 +71,16 @@ func (e *Engine) Runtime(ctx context.Context) (*ctr.Manager, error) {
 	return m, nil
 }
 
+// CheckRuntime reports why containers cannot run here (no runc, not
+// root), nil if they can.
+func (e *Engine) CheckRuntime(ctx context.Context) error {
+	_, err := e.runtime(ctx)
+	return err
+}
+
 // containerRunning tells rmi's rules whether a container runs.
 func (e *Engine) containerRunning(ctx context.Context, id string) bool {
-	m, err := e.Runtime(ctx)
+	m, err := e.runtime(ctx)
 	if err != nil {
 		return false
 	}
@@ -82,7 +91,7 @@ func (e *Engine) containerRunning(ctx context.Context, id string) bool {
 // CreateContainer makes a container of the image o.Image names (resolved
 // as Resolve does; a missing image is an errdefs.ErrNotFound error). The
 // engine fills in the image's ID, config and layers.
-func (e *Engine) CreateContainer(ctx context.Context, o ctr.CreateOptions) (*ctr.Container, error) {
+func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (*Container, error) {
 	r, err := e.Resolve(ctx, o.Image)
 	if err != nil {
 		return nil, err
@@ -91,7 +100,7 @@ func (e *Engine) CreateContainer(ctx context.Context, o ctr.CreateOptions) (*ctr
 	if err != nil {
 		return nil, err
 	}
-	m, err := e.Runtime(ctx)
+	m, err := e.runtime(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -139,8 +148,8 @@ func (e *Engine) CreateContainer(ctx context.Context, o ctr.CreateOptions) (*ctr
 
 // RemoveContainer removes a container (rm): the runtime's, then the ref,
 // sweeping the layers nothing else keeps. It returns the container's ID.
-func (e *Engine) RemoveContainer(ctx context.Context, ref string, o ctr.RemoveOptions) (string, error) {
-	m, err := e.Runtime(ctx)
+func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOptions) (string, error) {
+	m, err := e.runtime(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -158,23 +167,10 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, o ctr.RemoveOp
 	return c.ID, e.forgetContainers(context.WithoutCancel(ctx), c.ID)
 }
 
-// ContainerGone drops the ref of a container the runtime removed by
-// itself (an --rm container that exited), if it is gone.
-func (e *Engine) ContainerGone(ctx context.Context, id string) error {
-	m, err := e.Runtime(ctx)
-	if err != nil {
-		return err
-	}
-	if c, err := m.Get(ctx, id); c != nil || (err != nil && !errdefs.IsNotFound(err)) {
-		return err
-	}
-	return e.forgetContainers(ctx, id)
-}
-
 // PruneContainers removes every stopped container keep does not keep
 // (container prune) and returns their IDs and the space their writable
 // layers took.
-func (e *Engine) PruneContainers(ctx context.Context, keep func(*ctr.Container) bool) ([]string, int64, error) {
+func (e *Engine) PruneContainers(ctx context.Context, keep func(*Container) bool) ([]string, int64, error) {
 	// What killed berths left goes too, the stopped containers' mounts
 	// and networks first, so that their removal does not stumble on them.
 	done, err := e.RepairContainers(ctx)
@@ -188,7 +184,7 @@ func (e *Engine) PruneContainers(ctx context.Context, keep func(*ctr.Container) 
 	if err != nil {
 		return nil, 0, err
 	}
-	m, err := e.Runtime(ctx)
+	m, err := e.runtime(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -218,8 +214,8 @@ func (e *Engine) PruneContainers(ctx context.Context, keep func(*ctr.Container) 
 
 // Containers lists every container, newest first, and brings the store's
 // refs in line with them.
-func (e *Engine) Containers(ctx context.Context) ([]*ctr.Container, error) {
-	m, err := e.Runtime(ctx)
+func (e *Engine) Containers(ctx context.Context) ([]*Container, error) {
+	m, err := e.runtime(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +230,7 @@ func (e *Engine) Containers(ctx context.Context) ([]*ctr.Container, error) {
 // runtime's containers (see the comment on containers). Without a usable
 // runtime (no runc) there is nothing to sync against and it does nothing.
 func (e *Engine) SyncContainers(ctx context.Context) error {
-	m, err := e.Runtime(ctx)
+	m, err := e.runtime(ctx)
 	if err != nil {
 		slog.Debug("container runtime unavailable; container refs not synced", "err", err)
 		return nil
@@ -251,7 +247,7 @@ func (e *Engine) SyncContainers(ctx context.Context) error {
 // refs in line. It returns what it did, one line each. Without a usable
 // runtime (no runc) there is nothing to repair.
 func (e *Engine) RepairContainers(ctx context.Context) ([]string, error) {
-	m, err := e.Runtime(ctx)
+	m, err := e.runtime(ctx)
 	if err != nil {
 		slog.Debug("container runtime unavailable; nothing to repair", "err", err)
 		return nil, nil
@@ -365,7 +361,7 @@ func (e *Engine) containerUsage(ctx context.Context, du *DiskUsage) error {
 			}
 		}
 	}
-	m, err := e.Runtime(ctx)
+	m, err := e.runtime(ctx)
 	if err != nil {
 		return err
 	}

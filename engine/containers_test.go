@@ -63,7 +63,7 @@ func TestContainerRefsFollowTheRuntime(t *testing.T) {
 
 	// The runtime removes the container by itself (an --rm container's
 	// shim does): the ref goes at the next listing, and so does the image.
-	m, err := e.Runtime(ctx)
+	m, err := e.runtime(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
 // Package engine is berth's local engine as a library: what the CLI and the
 // dashboard call to list, inspect, load, save, import, pull, push and remove
-// images (and, later, run containers). It puts Docker's rules on top of the
-// store; it does not print.
+// images, and to create, run, stop and remove containers and volumes. It
+// puts Docker's rules on top of the store and the container runtime, and is
+// the one way to both: it keeps its records of containers in step with the
+// runtime's, which it does not hand out. It does not print.
 package engine
 
 import (
@@ -12,7 +14,6 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/store"
@@ -26,7 +27,7 @@ type Options struct {
 	DefaultHub string
 	// Runtime configures the container runtime (the zero value is right
 	// for the berth command).
-	Runtime ctr.Options
+	Runtime RuntimeOptions
 }
 
 // Engine is an open local engine.
@@ -62,10 +63,6 @@ func (e *Engine) Store() *store.Store { return e.store }
 
 // DefaultHub is the hub short names refer to.
 func (e *Engine) DefaultHub() string { return e.hub }
-
-// SetRunning installs how the engine tells running containers from stopped
-// ones (rmi's rules differ).
-func (e *Engine) SetRunning(f func(ctx context.Context, id string) bool) { e.running = f }
 
 // ParseReference parses a name against the engine's default hub.
 func (e *Engine) ParseReference(s string) (image.Reference, error) {

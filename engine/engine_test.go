@@ -239,7 +239,7 @@ func TestRemoveRules(t *testing.T) {
 				if name == "ID" {
 					name = bravo.ID.Encoded()[:12]
 				}
-				e.SetRunning(func(context.Context, string) bool { return s.running })
+				e.running = func(context.Context, string) bool { return s.running }
 				items, err := e.Remove(ctx, name, s.force)
 				if s.err != "" {
 					s.err = strings.ReplaceAll(s.err, "1a2b3c4d5e6f", ctr[:min(12, len(ctr))])

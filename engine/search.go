@@ -93,19 +93,18 @@ type searchFilters struct {
 // parseSearchFilters validates filters with the daemon's words.
 func parseSearchFilters(list []string) (searchFilters, error) {
 	var f searchFilters
-	values := map[string][]string{}
-	for _, kv := range list {
+	// The daemon takes search's keys in any case, with spaces around.
+	norm := make([]string, len(list))
+	for i, kv := range list {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return f, errdefs.Newf(errdefs.ErrInvalid, "bad format of filter (expected name=value)")
+		if ok {
+			kv = strings.ToLower(strings.TrimSpace(k)) + "=" + v
 		}
-		k = strings.ToLower(strings.TrimSpace(k))
-		switch k {
-		case "is-official", "is-automated", "stars":
-		default:
-			return f, errdefs.Newf(errdefs.ErrInvalid, "invalid filter '%s'", k)
-		}
-		values[k] = append(values[k], v)
+		norm[i] = kv
+	}
+	values, err := searchFilterSpec.parse(norm)
+	if err != nil {
+		return f, err
 	}
 	// A boolean filter is "true" or "false", given once or always the same.
 	boolean := func(k string) (*bool, error) {
@@ -121,7 +120,6 @@ func parseSearchFilters(list []string) (searchFilters, error) {
 		b := vs[0] == "true"
 		return &b, nil
 	}
-	var err error
 	if f.official, err = boolean("is-official"); err != nil {
 		return f, err
 	}

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/berth-dev/berth/ctr"
-	"github.com/berth-dev/berth/ctr/portproxy"
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
 )
 
@@ -36,7 +34,7 @@ type portMapping struct {
 	Proto         string `json:"proto"`
 }
 
-func rowOf(c *ctr.Container, now time.Time) containerRow {
+func rowOf(c *engine.Container, now time.Time) containerRow {
 	row := containerRow{
 		ID: c.ID, ShortID: c.ShortID(), Name: c.Name, Image: c.Image, ImageID: c.ImageID, Command: c.Command(),
 		Created: c.Created, State: string(c.State.Status), Status: c.StatusText(now), Running: c.State.Running,
@@ -55,16 +53,22 @@ func rowOf(c *ctr.Container, now time.Time) containerRow {
 	return row
 }
 
-func (s *Server) runtime(ctx context.Context) (*ctr.Manager, error) {
-	m, err := s.e.Runtime(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("containers are not available here: %w", err)
+// containersHere says why containers cannot run here, nil if they can.
+func (s *Server) containersHere(ctx context.Context) error {
+	if err := s.e.CheckRuntime(ctx); err != nil {
+		return fmt.Errorf("containers are not available here: %w", err)
 	}
-	return m, nil
+	return nil
 }
 
+// listContainers lists every container, or those the filter query values
+// select (as ps --filter, stopped ones included).
 func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
-	list, err := s.e.Containers(r.Context())
+	list, err := s.e.ListContainers(r.Context(), engine.ContainerListOptions{All: true, Filters: r.URL.Query()["filter"]})
+	if errdefs.IsInvalid(err) {
+		apiError(w, err)
+		return
+	}
 	if err != nil {
 		apiError(w, fmt.Errorf("containers are not available here: %w", err))
 		return
@@ -93,57 +97,30 @@ type portRequest struct {
 	Host      string `json:"host"`
 }
 
-// createOptions checks the dialog's fields as `docker run` checks its
-// flags, with the same words.
-func (q runRequest) createOptions() (ctr.CreateOptions, error) {
-	o := ctr.CreateOptions{Image: strings.TrimSpace(q.Image), Name: strings.TrimSpace(q.Name)}
-	if o.Image == "" {
-		return o, errdefs.Newf(errdefs.ErrInvalid, "no image to run")
-	}
+// createOptions builds the engine's container spec of the dialog's
+// fields (blank rows dropped, as the form adds them) and has the engine
+// check it as it checks run's flags, with the same words.
+func (q runRequest) createOptions() (engine.CreateOptions, error) {
+	spec := engine.ContainerSpec{Image: strings.TrimSpace(q.Image), Name: strings.TrimSpace(q.Name)}
 	for _, p := range q.Ports {
-		host := strings.TrimSpace(p.Host)
-		if host == "" {
-			continue
+		if host := strings.TrimSpace(p.Host); host != "" {
+			spec.HostPorts = append(spec.HostPorts, engine.HostPort{Container: p.Container, Host: host})
 		}
-		n, err := strconv.ParseUint(host, 10, 16)
-		if err != nil {
-			return o, errdefs.Newf(errdefs.ErrInvalid, "invalid host port %q for %s: a number from 0 to 65535 (0 picks a free port)", host, p.Container)
-		}
-		port, proto, _ := strings.Cut(p.Container, "/")
-		bs, err := portproxy.ParseSpec(fmt.Sprintf("%d:%s/%s", n, port, cmpOr(proto, "tcp")))
-		if err != nil {
-			return o, errdefs.Newf(errdefs.ErrInvalid, "%v", err)
-		}
-		o.Publish = append(o.Publish, bs...)
 	}
-	for _, e := range q.Env {
-		e = strings.TrimSpace(e)
-		if e == "" {
-			continue
-		}
-		if k, _, _ := strings.Cut(e, "="); k == "" {
-			return o, errdefs.Newf(errdefs.ErrInvalid, "invalid environment variable: %s", e)
-		}
-		o.Env = append(o.Env, e)
-	}
-	for _, v := range q.Volumes {
-		v = strings.TrimSpace(v)
-		if v == "" {
-			continue
-		}
-		if _, err := ctr.ParseVolume(v); err != nil {
-			return o, err
-		}
-		o.Volumes = append(o.Volumes, v)
-	}
-	return o, nil
+	spec.Env = nonBlank(q.Env)
+	spec.Volumes = nonBlank(q.Volumes)
+	return spec.Options()
 }
 
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
+// nonBlank are the trimmed values of a form's rows that are not blank.
+func nonBlank(rows []string) []string {
+	var out []string
+	for _, r := range rows {
+		if r = strings.TrimSpace(r); r != "" {
+			out = append(out, r)
+		}
 	}
-	return s
+	return out
 }
 
 // runContainer is `docker run -d` with the dialog's settings.
@@ -158,8 +135,7 @@ func (s *Server) runContainer(w http.ResponseWriter, r *http.Request) {
 		apiError(w, err)
 		return
 	}
-	m, err := s.runtime(ctx)
-	if err != nil {
+	if err := s.containersHere(ctx); err != nil {
 		apiError(w, err)
 		return
 	}
@@ -168,40 +144,36 @@ func (s *Server) runContainer(w http.ResponseWriter, r *http.Request) {
 		apiError(w, err)
 		return
 	}
-	if _, err := m.Start(ctx, c.ID, nil); err != nil {
+	if _, err := s.e.StartContainer(ctx, c.ID, nil); err != nil {
 		writeJSON(w, statusOf(err), map[string]string{"error": err.Error(), "id": c.ID})
 		return
 	}
-	if c, err = m.Get(ctx, c.ID); err != nil || c == nil {
-		apiError(w, cmpErr(err, errdefs.Newf(errdefs.ErrNotFound, "the container went as soon as it started")))
+	if c, err = s.e.Container(ctx, c.ID); err != nil {
+		if errdefs.IsNotFound(err) {
+			err = errdefs.Newf(errdefs.ErrNotFound, "the container went as soon as it started")
+		}
+		apiError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, rowOf(c, time.Now()))
 }
 
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
-}
-
 func (s *Server) startContainer(w http.ResponseWriter, r *http.Request) {
-	s.lifecycle(w, r, func(ctx context.Context, m *ctr.Manager, id string) error {
-		_, err := m.Start(ctx, id, nil)
+	s.lifecycle(w, r, func(ctx context.Context, id string) error {
+		_, err := s.e.StartContainer(ctx, id, nil)
 		return err
 	})
 }
 
 func (s *Server) stopContainer(w http.ResponseWriter, r *http.Request) {
-	s.lifecycle(w, r, func(ctx context.Context, m *ctr.Manager, id string) error {
-		return m.Stop(ctx, id, nil)
+	s.lifecycle(w, r, func(ctx context.Context, id string) error {
+		return s.e.StopContainer(ctx, id, nil)
 	})
 }
 
 // removeContainer is `docker rm -f`: the page asks before.
 func (s *Server) removeContainer(w http.ResponseWriter, r *http.Request) {
-	id, err := s.e.RemoveContainer(r.Context(), r.PathValue("id"), ctr.RemoveOptions{Force: true})
+	id, err := s.e.RemoveContainer(r.Context(), r.PathValue("id"), engine.RemoveOptions{Force: true})
 	if err != nil {
 		apiError(w, err)
 		return
@@ -209,21 +181,20 @@ func (s *Server) removeContainer(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"removed": id})
 }
 
-func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, fn func(context.Context, *ctr.Manager, string) error) {
+func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, fn func(context.Context, string) error) {
 	ctx := r.Context()
-	m, err := s.runtime(ctx)
-	if err != nil {
+	if err := s.containersHere(ctx); err != nil {
 		apiError(w, err)
 		return
 	}
 	id := r.PathValue("id")
-	if err := fn(ctx, m, id); err != nil {
+	if err := fn(ctx, id); err != nil {
 		apiError(w, err)
 		return
 	}
-	c, err := m.Get(ctx, id)
-	if err != nil || c == nil {
-		apiError(w, cmpErr(err, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", id)))
+	c, err := s.e.Container(ctx, id)
+	if err != nil {
+		apiError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, rowOf(c, time.Now()))
@@ -246,18 +217,17 @@ func (l logWriter) Write(p []byte) (int, error) {
 // text}, then "end" when the container stops.
 func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	m, err := s.runtime(ctx)
-	if err != nil {
+	if err := s.containersHere(ctx); err != nil {
 		apiError(w, err)
 		return
 	}
 	id := r.PathValue("id")
-	if c, err := m.Get(ctx, id); err != nil || c == nil {
-		apiError(w, cmpErr(err, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", id)))
+	if _, err := s.e.Container(ctx, id); err != nil {
+		apiError(w, err)
 		return
 	}
 	ev := newEvents(w)
-	err = m.Logs(ctx, id, ctr.LogsOptions{Tail: 1000, Follow: true}, logWriter{ev, "stdout"}, logWriter{ev, "stderr"})
+	err := s.e.ContainerLogs(ctx, id, engine.LogsOptions{Tail: 1000, Follow: true}, logWriter{ev, "stdout"}, logWriter{ev, "stderr"})
 	if err != nil && ctx.Err() == nil {
 		ev.send("error", map[string]string{"error": err.Error()})
 		return

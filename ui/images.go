@@ -52,9 +52,11 @@ func (s *Server) usage(ctx context.Context) map[string][]usingCtnr {
 	return out
 }
 
+// listImages lists every image by tag, or those the filter query values
+// select (as images --filter).
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	imgs, err := s.e.Images(ctx)
+	imgs, err := s.e.ListImages(ctx, engine.ImageListOptions{All: true, Filters: r.URL.Query()["filter"]})
 	if err != nil {
 		apiError(w, err)
 		return

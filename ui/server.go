@@ -17,19 +17,22 @@
 // (Authorization: Bearer TOKEN):
 //
 //	GET    /api/info                        hub, version, whether xterm.js is built in
-//	GET    /api/images                      one row per tag, with the containers using it
+//	GET    /api/images?filter=F             one row per tag, with the containers using it
 //	DELETE /api/images?ref=R                rmi R (409 with Docker's reason while in use)
 //	GET    /api/image?ref=R                 config and history (layers)
 //	GET    /api/image/analysis?ref=R        SSE: progress, packages, vulnerabilities
 //	GET    /api/search?q=Q                  the hub's repositories
 //	POST   /api/pulls {"ref":R}             starts a pull; answers {"id":ID}
 //	GET    /api/pulls/ID/events             SSE: per-layer progress, then done or error
-//	GET    /api/containers                  every container, newest first
+//	GET    /api/containers?filter=F         every container, newest first
 //	POST   /api/containers                  create and start (name, ports, env, volumes)
 //	POST   /api/containers/ID/start|stop
 //	DELETE /api/containers/ID               rm -f
 //	GET    /api/containers/ID/logs          SSE: the log, following
 //	GET    /api/containers/ID/exec          websocket: a shell on a pty in the container
+//
+// filter values are those of `images --filter` and `ps --filter`, read and
+// refused by the engine with the same words as the CLI's.
 package ui
 
 import (

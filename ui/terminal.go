@@ -12,7 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/engine"
 )
 
 // The Exec tab's websocket: binary messages are the terminal's bytes both
@@ -45,8 +45,7 @@ func (w wsWriter) Write(p []byte) (int, error) {
 
 func (s *Server) execTerminal(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	m, err := s.runtime(ctx)
-	if err != nil {
+	if err := s.containersHere(ctx); err != nil {
 		apiError(w, err)
 		return
 	}
@@ -62,8 +61,8 @@ func (s *Server) execTerminal(w http.ResponseWriter, r *http.Request) {
 	}
 
 	stdin, stdinW := io.Pipe()
-	sess, err := m.Exec(ctx, r.PathValue("id"), ctr.ExecOptions{Cmd: shell, Tty: true},
-		ctr.Streams{Stdin: stdin, Stdout: wsWriter{ctx, conn}})
+	sess, err := s.e.Exec(ctx, r.PathValue("id"), engine.ExecOptions{Cmd: shell, Tty: true},
+		engine.Streams{Stdin: stdin, Stdout: wsWriter{ctx, conn}})
 	if err != nil {
 		sendJSON(map[string]string{"type": "error", "message": err.Error()})
 		conn.Close(websocket.StatusNormalClosure, "")
@@ -100,7 +99,7 @@ func (s *Server) execTerminal(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-sess.Done():
 		code, err := sess.Wait(ctx)
-		if err != nil && !errors.Is(err, ctr.ErrDetached) {
+		if err != nil && !errors.Is(err, engine.ErrDetached) {
 			sendJSON(map[string]string{"type": "error", "message": err.Error()})
 		} else {
 			sendJSON(map[string]any{"type": "exit", "code": code})

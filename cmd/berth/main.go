@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 
-	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/internal/cli"
 	"github.com/berth-dev/berth/internal/welcome"
 )
@@ -16,7 +16,7 @@ func main() {
 	// A container's supervisor is berth itself, run as "berth shim" once
 	// per container start: it goes straight to its work.
 	if len(os.Args) > 1 && os.Args[1] == "shim" {
-		os.Exit(ctr.ShimMain(os.Args[2:]))
+		os.Exit(engine.ShimMain(os.Args[2:]))
 	}
 	// Run as "welcome" (the seeded hub image installs berth under that
 	// name), berth serves the welcome page instead.

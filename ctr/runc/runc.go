@@ -14,6 +14,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/berth-dev/berth/errdefs"
 )
 
 // Runc runs one runc binary with one state directory.
@@ -157,9 +159,9 @@ func (r *Runc) output(ctx context.Context, args ...string) (string, error) {
 // Errors a failed start or exec is classified into, as Docker does.
 var (
 	// ErrNotFound: the command does not exist (Docker exits 127).
-	ErrNotFound = errors.New("command not found")
+	ErrNotFound = errdefs.ErrCommandNotFound
 	// ErrPermission: the command cannot be executed (Docker exits 126).
-	ErrPermission = errors.New("command cannot be executed")
+	ErrPermission = errdefs.ErrCommandNotExecutable
 )
 
 // Error is a failure runc reported.

@@ -12,8 +12,6 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-
-	"github.com/berth-dev/berth/ctr/runc"
 )
 
 // Errors clients of a shim see.
@@ -62,22 +60,7 @@ func roundTrip(ctx context.Context, bundle string, req Request) (Response, error
 		// The shim ended while we asked: the container has stopped.
 		return Response{}, ErrNotRunning
 	}
-	return resp, respError(resp)
-}
-
-func respError(r Response) error {
-	if r.Error == "" {
-		return nil
-	}
-	switch r.Kind {
-	case "notrunning":
-		return ErrNotRunning
-	case "notfound":
-		return &runc.Error{Msg: r.Error, Kind: runc.ErrNotFound}
-	case "permission":
-		return &runc.Error{Msg: r.Error, Kind: runc.ErrPermission}
-	}
-	return errors.New(r.Error)
+	return resp, resp.Kind.Err(resp.Error)
 }
 
 // Kill sends sig to the container's first process.
@@ -174,7 +157,7 @@ func (s *Session) response() error {
 		}
 		return err
 	}
-	if err := respError(resp); err != nil {
+	if err := resp.Kind.Err(resp.Error); err != nil {
 		return err
 	}
 	s.Pid = resp.Pid

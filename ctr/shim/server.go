@@ -67,7 +67,7 @@ type Hooks struct {
 type Ready struct {
 	Pid   int    `json:",omitempty"`
 	Error string `json:",omitempty"`
-	Kind  string `json:",omitempty"`
+	Kind  Kind   `json:",omitempty"`
 }
 
 // SocketName is the shim's socket in the bundle.
@@ -179,13 +179,7 @@ func Serve(cfg Config, hooks Hooks, ready io.WriteCloser, first net.Conn, ports 
 
 // fail reports a start failure to the starter and stops serving.
 func (s *server) fail(ready io.WriteCloser, err error) error {
-	r := Ready{Error: err.Error()}
-	switch {
-	case errors.Is(err, runc.ErrNotFound):
-		r.Kind = "notfound"
-	case errors.Is(err, runc.ErrPermission):
-		r.Kind = "permission"
-	}
+	r := Ready{Error: err.Error(), Kind: kindOf(err)}
 	_ = json.NewEncoder(ready).Encode(r)
 	ready.Close()
 	s.mu.Lock()

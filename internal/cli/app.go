@@ -20,8 +20,10 @@ type app struct {
 	storeRoot string
 	hub       string
 	logLevel  string
-	closers   []func() error
-	eng       *engine.Engine
+	// command is the name of the command run, for its exit code.
+	command string
+	closers []func() error
+	eng     *engine.Engine
 	// pullImage pulls an image `run` and `create` do not find locally; a
 	// field so tests can replace it.
 	pullImage func(ctx context.Context, ref string) error

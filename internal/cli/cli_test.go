@@ -9,14 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/internal/dockertest"
 )
 
 func TestMain(m *testing.M) {
 	// The containers these tests run are supervised by this binary.
 	if len(os.Args) > 1 && os.Args[1] == "shim" {
-		os.Exit(ctr.ShimMain(os.Args[2:]))
+		os.Exit(engine.ShimMain(os.Args[2:]))
 	}
 	cleanup := setupContainerTests()
 	code := m.Run()

@@ -3,11 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
 )
 
@@ -59,15 +58,11 @@ func (a *app) inspectContainer(ctx context.Context, name string) (any, error) {
 }
 
 func (a *app) inspectVolume(ctx context.Context, name string) (any, error) {
-	m, err := a.runtime(ctx)
+	e, err := a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	v, err := m.Volumes().Get(name)
-	if errdefs.IsNotFound(err) {
-		return nil, errdefs.Newf(errdefs.ErrNotFound, "get %s: no such volume", name)
-	}
-	return v, err
+	return e.Volume(ctx, name)
 }
 
 // inspectObject finds what the top-level inspect names: a container, then
@@ -94,7 +89,7 @@ func (a *app) inspectObject(kind string) (func(context.Context, string) (any, er
 	return func(ctx context.Context, name string) (any, error) {
 		// Without a container runtime (no runc) there are no containers
 		// or volumes to find, only images.
-		_, rterr := a.runtime(ctx)
+		rterr := a.checkRuntime(ctx)
 		for _, k := range []string{"container", "image", "volume"} {
 			if k != "image" && rterr != nil {
 				continue
@@ -119,9 +114,7 @@ func (a *app) containerPruneCommand() *cobra.Command {
 		Short: "Remove all stopped containers",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			keep, err := pruneKeep(filters,
-				func(c *ctr.Container) time.Time { return c.Created },
-				func(c *ctr.Container) map[string]string { return c.Config.Labels })
+			keep, err := engine.ContainerPruneKeep(filters)
 			if err != nil {
 				return err
 			}

@@ -1,19 +1,12 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
-	"fmt"
 	"os"
-	"strconv"
-	"strings"
-	"unicode"
 
 	units "github.com/docker/go-units"
 	"github.com/spf13/pflag"
 
-	"github.com/berth-dev/berth/ctr"
-	"github.com/berth-dev/berth/ctr/portproxy"
+	"github.com/berth-dev/berth/engine"
 )
 
 // containerOptions are the flags `run` and `create` share, as Docker's.
@@ -86,128 +79,41 @@ func (m *memBytes) Set(s string) error {
 
 func (m *memBytes) Type() string { return "bytes" }
 
-// createOptions turns the flags into the runtime's options for image and
-// command args.
-func (o *containerOptions) createOptions(img string, args []string) (ctr.CreateOptions, error) {
-	co := ctr.CreateOptions{
+// createOptions turns the flags into the engine's container spec for
+// image and command args, and has the engine check it.
+func (o *containerOptions) createOptions(img string, args []string) (engine.CreateOptions, error) {
+	spec := engine.ContainerSpec{
 		Name:        o.name,
 		Image:       img,
 		Cmd:         args,
+		Env:         o.env,
+		EnvFiles:    o.envFiles,
+		LookupEnv:   os.LookupEnv,
+		Publish:     o.publish,
+		PublishAll:  o.publishAll,
+		Expose:      o.expose,
+		Volumes:     o.volumes,
+		Labels:      o.labels,
 		User:        o.user,
 		WorkingDir:  o.workdir,
 		Hostname:    o.hostname,
 		StopSignal:  o.stopSignal,
+		Network:     o.network,
 		Tty:         o.tty,
 		OpenStdin:   o.interactive,
 		AutoRemove:  o.rm,
-		PublishAll:  o.publishAll,
-		Network:     o.network,
-		Volumes:     o.volumes,
 		ReadOnly:    o.readOnly,
 		Memory:      int64(o.memory),
 		CPUs:        o.cpus,
 		SecurityOpt: o.securityOpt,
 	}
 	// docker run -i (attached) closes the container's stdin when ours ends.
-	co.StdinOnce = o.interactive && !o.detach
+	spec.StdinOnce = o.interactive && !o.detach
 	if o.entrypointSet {
-		co.Entrypoint = []string{}
+		spec.Entrypoint = []string{}
 		if o.entrypoint != "" {
-			co.Entrypoint = []string{o.entrypoint}
+			spec.Entrypoint = []string{o.entrypoint}
 		}
 	}
-	for _, p := range o.publish {
-		b, err := portproxy.ParseSpec(p)
-		if err != nil {
-			return co, err
-		}
-		co.Publish = append(co.Publish, b...)
-	}
-	for _, e := range o.expose {
-		port, proto, _ := strings.Cut(e, "/")
-		if proto == "" {
-			proto = "tcp"
-		}
-		lo, hi, isRange := strings.Cut(port, "-")
-		a, err1 := strconv.ParseUint(lo, 10, 16)
-		b := a
-		var err2 error
-		if isRange {
-			b, err2 = strconv.ParseUint(hi, 10, 16)
-		}
-		if err1 != nil || err2 != nil || a == 0 || b < a {
-			return co, fmt.Errorf("invalid range format for --expose: %s", e)
-		}
-		for p := a; p <= b; p++ {
-			co.Expose = append(co.Expose, fmt.Sprintf("%d/%s", p, proto))
-		}
-	}
-	env, err := readEnvFiles(o.envFiles)
-	if err != nil {
-		return co, err
-	}
-	for _, e := range o.env {
-		if strings.ContainsAny(strings.SplitN(e, "=", 2)[0], " \t") {
-			return co, fmt.Errorf("invalid environment variable: %s", e)
-		}
-		env = append(env, withHostValue(e))
-	}
-	co.Env = env
-	if len(o.labels) > 0 {
-		co.Labels = map[string]string{}
-		for _, l := range o.labels {
-			k, v, _ := strings.Cut(l, "=")
-			co.Labels[k] = v
-		}
-	}
-	return co, nil
-}
-
-// withHostValue gives "NAME" (no "=") the value it has here, as Docker's
-// -e does; unset, it stays a bare name.
-func withHostValue(e string) string {
-	if strings.Contains(e, "=") {
-		return e
-	}
-	if v, ok := os.LookupEnv(e); ok {
-		return e + "=" + v
-	}
-	return e
-}
-
-// readEnvFiles reads --env-file files as Docker does: one NAME=value per
-// line, # comments and blank lines skipped, a bare NAME taking the value
-// it has here (dropped when unset).
-func readEnvFiles(files []string) ([]string, error) {
-	var out []string
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		b = bytes.TrimPrefix(b, []byte("\xEF\xBB\xBF"))
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for n := 1; sc.Scan(); n++ {
-			line := strings.TrimLeftFunc(sc.Text(), unicode.IsSpace)
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			k, v, hasValue := strings.Cut(line, "=")
-			if strings.ContainsFunc(k, unicode.IsSpace) {
-				return nil, fmt.Errorf("variable '%s' contains whitespaces", k)
-			}
-			if k == "" {
-				return nil, fmt.Errorf("no variable name on line '%s'", line)
-			}
-			if hasValue {
-				out = append(out, k+"="+v)
-			} else if hv, ok := os.LookupEnv(k); ok {
-				out = append(out, k+"="+hv)
-			}
-		}
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	return out, nil
+	return spec.Options()
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/internal/testimage"
 )
 
@@ -28,7 +28,7 @@ func setupContainerTests() (cleanup func()) {
 	if err != nil {
 		panic(err)
 	}
-	runtimeOptions = ctr.Options{RunDir: runDir, Bridge: testBridge, Subnet: testSubnet}
+	runtimeOptions = engine.RuntimeOptions{RunDir: runDir, Bridge: testBridge, Subnet: testSubnet}
 	return func() {
 		os.RemoveAll(runDir)
 		if l, err := netlink.LinkByName(testBridge); err == nil {

@@ -1,15 +1,15 @@
 package cli
 
 import (
-	"context"
+	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/engine"
 )
 
 func (a *app) execCommand() *cobra.Command {
-	var o ctr.ExecOptions
+	var o engine.ExecOptions
 	var interactive bool
 	var env, envFiles []string
 	var detachKeys string
@@ -26,20 +26,15 @@ func (a *app) execCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fileEnv, err := readEnvFiles(envFiles)
-			if err != nil {
+			if o.Env, err = engine.ParseEnv(env, envFiles, os.LookupEnv); err != nil {
 				return err
-			}
-			o.Env = fileEnv
-			for _, e := range env {
-				o.Env = append(o.Env, withHostValue(e))
 			}
 			o.Cmd = args[1:]
-			m, err := a.runtime(ctx)
+			e, err := a.engine(ctx)
 			if err != nil {
 				return err
 			}
-			st := &ctr.Streams{Stdout: a.stdout, Stderr: a.stderr}
+			st := &engine.Streams{Stdout: a.stdout, Stderr: a.stderr}
 			if interactive {
 				st.Stdin = a.stdin
 				if o.Tty {
@@ -47,11 +42,11 @@ func (a *app) execCommand() *cobra.Command {
 				}
 			}
 			if o.Detach {
-				_, err := m.Exec(ctx, args[0], o, ctr.Streams{})
+				_, err := e.Exec(ctx, args[0], o, engine.Streams{})
 				return execError(err)
 			}
-			code, err := a.attached(ctx, st, o.Tty, false, func() (*ctr.Session, error) {
-				s, err := m.Exec(ctx, args[0], o, *st)
+			code, err := a.attached(ctx, st, o.Tty, false, func() (*engine.Session, error) {
+				s, err := e.Exec(ctx, args[0], o, *st)
 				return s, execError(err)
 			})
 			if err != nil {
@@ -73,18 +68,6 @@ func (a *app) execCommand() *cobra.Command {
 	return cmd
 }
 
-// execError words a process that could not be run as Docker does (the
-// runtime's message alone) with exit code 126 or 127.
-func execError(err error) error {
-	if err == nil {
-		return nil
-	}
-	if code := startExitCode(err); code != exitBadUsage {
-		return statusError{msg: err.Error(), code: code}
-	}
-	return err
-}
-
 func (a *app) attachCommand() *cobra.Command {
 	var noStdin, sigProxy bool
 	var detachKeys string
@@ -94,15 +77,15 @@ func (a *app) attachCommand() *cobra.Command {
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			e, m, err := a.engineRuntime(ctx)
+			e, err := a.engine(ctx)
 			if err != nil {
 				return err
 			}
-			c, err := m.Get(ctx, args[0])
+			c, err := e.Container(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			st := &ctr.Streams{Stdout: a.stdout, Stderr: a.stderr}
+			st := &engine.Streams{Stdout: a.stdout, Stderr: a.stderr}
 			if !noStdin && c.Config.OpenStdin {
 				st.Stdin = a.stdin
 				if c.Config.Tty {
@@ -111,12 +94,9 @@ func (a *app) attachCommand() *cobra.Command {
 					}
 				}
 			}
-			code, err := a.attached(ctx, st, c.Config.Tty, sigProxy && !c.Config.Tty, func() (*ctr.Session, error) {
-				return m.Attach(ctx, c.ID, *st)
+			code, err := a.attached(ctx, st, c.Config.Tty, sigProxy && !c.Config.Tty, func() (*engine.Session, error) {
+				return e.AttachContainer(ctx, c.ID, *st)
 			})
-			if c.HostConfig.AutoRemove {
-				_ = e.ContainerGone(context.WithoutCancel(ctx), c.ID)
-			}
 			if err != nil {
 				return err
 			}

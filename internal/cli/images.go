@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 	"time"
@@ -98,15 +97,11 @@ var imageHeaders = map[string]string{
 }
 
 func (a *app) runImages(ctx context.Context, o imagesOptions) error {
-	match, err := imageFilters(o.filters)
-	if err != nil {
-		return err
-	}
 	e, err := a.engine(ctx)
 	if err != nil {
 		return err
 	}
-	imgs, err := e.Images(ctx)
+	imgs, err := e.ListImages(ctx, engine.ImageListOptions{All: o.all, Filters: o.filters})
 	if err != nil {
 		return err
 	}
@@ -124,13 +119,6 @@ func (a *app) runImages(ctx context.Context, o imagesOptions) error {
 	}
 	seen := map[string]bool{}
 	for _, img := range imgs {
-		if (img.Intermediate && !o.all) || !match(e, imgs, img) {
-			continue
-		}
-		var ok bool
-		if img, ok = narrowTags(img, o.filters); !ok {
-			continue
-		}
 		for _, row := range imageRows(img, o.digests, o.noTrunc) {
 			if o.quiet {
 				if seen[row.ID()] {
@@ -198,112 +186,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-type imageMatcher func(e *engine.Engine, all []engine.ImageSummary, img engine.ImageSummary) bool
-
-// imageFilters parses --filter values: dangling, reference, before, since,
-// label, as `docker images` takes them.
-func imageFilters(filters []string) (imageMatcher, error) {
-	var preds []imageMatcher
-	for _, f := range filters {
-		key, value, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, fmt.Errorf("bad format of filter (expected name=value)")
-		}
-		switch key {
-		case "dangling":
-			want, err := boolFilter(value)
-			if err != nil {
-				return nil, err
-			}
-			preds = append(preds, func(_ *engine.Engine, _ []engine.ImageSummary, img engine.ImageSummary) bool {
-				return img.Dangling() == want
-			})
-		case "reference":
-			// Handled by narrowTags: it selects names, not only images.
-		case "before", "since":
-			preds = append(preds, func(e *engine.Engine, all []engine.ImageSummary, img engine.ImageSummary) bool {
-				r, err := e.Resolve(context.Background(), value)
-				if err != nil {
-					return false
-				}
-				for _, o := range all {
-					if o.ID == r.ID {
-						if key == "before" {
-							return img.Created.Before(o.Created)
-						}
-						return img.Created.After(o.Created)
-					}
-				}
-				return false
-			})
-		case "label":
-			k, v, hasValue := strings.Cut(value, "=")
-			preds = append(preds, func(_ *engine.Engine, _ []engine.ImageSummary, img engine.ImageSummary) bool {
-				got, ok := img.Labels[k]
-				return ok && (!hasValue || got == v)
-			})
-		default:
-			return nil, fmt.Errorf("invalid filter '%s'", key)
-		}
-	}
-	return func(e *engine.Engine, all []engine.ImageSummary, img engine.ImageSummary) bool {
-		for _, p := range preds {
-			if !p(e, all, img) {
-				return false
-			}
-		}
-		return true
-	}, nil
-}
-
-// narrowTags keeps the names matching every reference= filter, as Docker's
-// daemon does (pattern against "name:tag" or "name"); an image left without
-// names is not listed.
-func narrowTags(img engine.ImageSummary, filters []string) (engine.ImageSummary, bool) {
-	var patterns []string
-	for _, f := range filters {
-		if v, ok := strings.CutPrefix(f, "reference="); ok {
-			patterns = append(patterns, v)
-		}
-	}
-	if len(patterns) == 0 {
-		return img, true
-	}
-	matches := func(ref, name string) bool {
-		for _, p := range patterns {
-			if m, _ := path.Match(p, ref); m {
-				return true
-			}
-			if m, _ := path.Match(p, name); m {
-				return true
-			}
-		}
-		return false
-	}
-	var tags, digests []string
-	for _, t := range img.RepoTags {
-		if matches(t, t[:strings.LastIndex(t, ":")]) {
-			tags = append(tags, t)
-		}
-	}
-	for _, d := range img.RepoDigests {
-		name, _, _ := strings.Cut(d, "@")
-		if matches(d, name) {
-			digests = append(digests, d)
-		}
-	}
-	img.RepoTags, img.RepoDigests = tags, digests
-	return img, len(tags)+len(digests) > 0
-}
-
-func boolFilter(v string) (bool, error) {
-	switch strings.ToLower(v) {
-	case "true", "1":
-		return true, nil
-	case "false", "0":
-		return false, nil
-	}
-	return false, fmt.Errorf("invalid filter 'dangling=%s'", v)
 }

@@ -10,33 +10,22 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
 )
 
 // runtimeOptions configure the container runtime; tests put its network
 // and run directory apart from a real berth's.
-var runtimeOptions ctr.Options
+var runtimeOptions engine.RuntimeOptions
 
-// runtime opens the engine and its container runtime.
-func (a *app) runtime(ctx context.Context) (*ctr.Manager, error) {
-	_, m, err := a.engineRuntime(ctx)
-	return m, err
-}
-
-// engineRuntime is the engine and its container runtime, for commands
-// that need both.
-func (a *app) engineRuntime(ctx context.Context) (*engine.Engine, *ctr.Manager, error) {
+// checkRuntime opens the engine and says why containers cannot run here,
+// nil if they can.
+func (a *app) checkRuntime(ctx context.Context) error {
 	e, err := a.engine(ctx)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	m, err := e.Runtime(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return e, m, nil
+	return e.CheckRuntime(ctx)
 }
 
 // errSaid is an op's answer for a failure it has reported and that is not
@@ -79,7 +68,7 @@ func (a *app) startCommand() *cobra.Command {
 		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			e, m, err := a.engineRuntime(ctx)
+			e, err := a.engine(ctx)
 			if err != nil {
 				return err
 			}
@@ -87,11 +76,11 @@ func (a *app) startCommand() *cobra.Command {
 				if len(args) > 1 {
 					return fmt.Errorf("you cannot start and attach multiple containers at once")
 				}
-				c, err := m.Get(ctx, args[0])
+				c, err := e.Container(ctx, args[0])
 				if err != nil {
 					return err
 				}
-				st := &ctr.Streams{Stdout: a.stdout, Stderr: a.stderr}
+				st := &engine.Streams{Stdout: a.stdout, Stderr: a.stderr}
 				if interactive && c.Config.OpenStdin {
 					st.Stdin = a.stdin
 					if c.Config.Tty {
@@ -100,12 +89,9 @@ func (a *app) startCommand() *cobra.Command {
 						}
 					}
 				}
-				code, err := a.attached(ctx, st, c.Config.Tty, !c.Config.Tty, func() (*ctr.Session, error) {
-					return m.Start(ctx, c.ID, st)
+				code, err := a.attached(ctx, st, c.Config.Tty, !c.Config.Tty, func() (*engine.Session, error) {
+					return e.StartContainer(ctx, c.ID, st)
 				})
-				if c.HostConfig.AutoRemove {
-					_ = e.ContainerGone(context.WithoutCancel(ctx), c.ID)
-				}
 				if err != nil {
 					return err
 				}
@@ -113,14 +99,7 @@ func (a *app) startCommand() *cobra.Command {
 			}
 			var failed []string
 			for _, name := range args {
-				c, err := m.Get(ctx, name)
-				if err == nil {
-					_, err = m.Start(ctx, c.ID, nil)
-					if err != nil && c.HostConfig.AutoRemove {
-						_ = e.ContainerGone(context.WithoutCancel(ctx), c.ID)
-					}
-				}
-				if err != nil {
+				if _, err := e.StartContainer(ctx, name, nil); err != nil {
 					a.printError(err)
 					failed = append(failed, name)
 					continue
@@ -142,9 +121,9 @@ func (a *app) startCommand() *cobra.Command {
 
 func detachKeysOrDefault(s string) ([]byte, error) {
 	if s == "" {
-		return ctr.DefaultDetachKeys, nil
+		return engine.DefaultDetachKeys, nil
 	}
-	return ctr.ParseDetachKeys(s)
+	return engine.ParseDetachKeys(s)
 }
 
 // stopTimeout is -t/--time: nil leaves it to the container.
@@ -160,28 +139,28 @@ func stopTimeout(cmd *cobra.Command, seconds int) *time.Duration {
 }
 
 func (a *app) stopCommand() *cobra.Command {
-	return a.timedCommand("stop", "Stop one or more running containers", (*ctr.Manager).Stop)
+	return a.timedCommand("stop", "Stop one or more running containers", (*engine.Engine).StopContainer)
 }
 
 func (a *app) restartCommand() *cobra.Command {
-	return a.timedCommand("restart", "Restart one or more containers", (*ctr.Manager).Restart)
+	return a.timedCommand("restart", "Restart one or more containers", (*engine.Engine).RestartContainer)
 }
 
 // timedCommand is stop or restart: op on each container, with -t seconds
 // of grace before the kill.
-func (a *app) timedCommand(verb, short string, op func(*ctr.Manager, context.Context, string, *time.Duration) error) *cobra.Command {
+func (a *app) timedCommand(verb, short string, op func(*engine.Engine, context.Context, string, *time.Duration) error) *cobra.Command {
 	var seconds int
 	cmd := &cobra.Command{
 		Use:   verb + " [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: short,
 		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.runtime(cmd.Context())
+			e, err := a.engine(cmd.Context())
 			if err != nil {
 				return err
 			}
 			timeout := stopTimeout(cmd, seconds)
-			return a.eachContainer(args, func(name string) error { return op(m, cmd.Context(), name, timeout) })
+			return a.eachContainer(args, func(name string) error { return op(e, cmd.Context(), name, timeout) })
 		},
 	}
 	cmd.Flags().IntVarP(&seconds, "time", "t", 10, "Seconds to wait before killing the container")
@@ -195,16 +174,16 @@ func (a *app) killCommand() *cobra.Command {
 		Short: "Kill one or more running containers",
 		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sig, err := ctr.ParseSignal(signal)
+			sig, err := engine.ParseSignal(signal)
 			if err != nil {
 				return err
 			}
-			m, err := a.runtime(cmd.Context())
+			e, err := a.engine(cmd.Context())
 			if err != nil {
 				return err
 			}
 			return a.eachContainer(args, func(name string) error {
-				err := m.Kill(cmd.Context(), name, sig)
+				err := e.KillContainer(cmd.Context(), name, sig)
 				if errdefs.IsConflict(err) {
 					return errdefs.Newf(errdefs.ErrConflict, "Cannot kill container: %s: %w", name, err)
 				}
@@ -217,7 +196,7 @@ func (a *app) killCommand() *cobra.Command {
 }
 
 func (a *app) rmCommand() *cobra.Command {
-	var o ctr.RemoveOptions
+	var o engine.RemoveOptions
 	cmd := &cobra.Command{
 		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Remove one or more containers",
@@ -252,13 +231,13 @@ func (a *app) waitCommand() *cobra.Command {
 		Short: "Block until one or more containers stop, then print their exit codes",
 		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.runtime(cmd.Context())
+			e, err := a.engine(cmd.Context())
 			if err != nil {
 				return err
 			}
 			var errs []error
 			for _, name := range args {
-				code, err := m.Wait(cmd.Context(), name)
+				code, err := e.WaitContainer(cmd.Context(), name)
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -276,11 +255,11 @@ func (a *app) renameCommand() *cobra.Command {
 		Short: "Rename a container",
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.runtime(cmd.Context())
+			e, err := a.engine(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return m.Rename(cmd.Context(), args[0], args[1])
+			return e.RenameContainer(cmd.Context(), args[0], args[1])
 		},
 	}
 }

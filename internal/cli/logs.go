@@ -5,11 +5,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/ctr"
+	"github.com/berth-dev/berth/engine"
 )
 
 func (a *app) logsCommand() *cobra.Command {
-	var o ctr.LogsOptions
+	var o engine.LogsOptions
 	var tail, since, until string
 	cmd := &cobra.Command{
 		Use:   "logs [OPTIONS] CONTAINER",
@@ -22,20 +22,20 @@ func (a *app) logsCommand() *cobra.Command {
 			}
 			var err error
 			if since != "" {
-				if o.Since, err = untilTime(since); err != nil {
+				if o.Since, err = engine.ParseTime(since); err != nil {
 					return err
 				}
 			}
 			if until != "" {
-				if o.Until, err = untilTime(until); err != nil {
+				if o.Until, err = engine.ParseTime(until); err != nil {
 					return err
 				}
 			}
-			m, err := a.runtime(cmd.Context())
+			e, err := a.engine(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return m.Logs(cmd.Context(), args[0], o, a.stdout, a.stderr)
+			return e.ContainerLogs(cmd.Context(), args[0], o, a.stdout, a.stderr)
 		},
 	}
 	f := cmd.Flags()

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/ctr/portproxy"
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
 )
 
@@ -17,15 +17,15 @@ func (a *app) portCommand() *cobra.Command {
 		Short: "List port mappings or a specific mapping for the container",
 		Args:  requiresRangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.runtime(cmd.Context())
+			e, err := a.engine(cmd.Context())
 			if err != nil {
 				return err
 			}
-			c, err := m.Get(cmd.Context(), args[0])
+			c, err := e.Container(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			ports := append([]portproxy.Mapping(nil), c.NetworkSettings.Ports...)
+			ports := append([]engine.PortMapping(nil), c.NetworkSettings.Ports...)
 			sort.SliceStable(ports, func(i, j int) bool {
 				if ports[i].ContainerPort != ports[j].ContainerPort {
 					return ports[i].ContainerPort < ports[j].ContainerPort

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -12,9 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/engine"
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
 )
 
@@ -63,18 +60,13 @@ func (a *app) runPs(ctx context.Context, o psOptions) error {
 	if err != nil {
 		return err
 	}
-	match, all, err := containerFilters(ctx, e, o.filters)
-	if err != nil {
-		return err
-	}
-	list, err := e.Containers(ctx)
-	if err != nil {
-		return err
-	}
 	if o.latest {
 		o.last = 1
 	}
-	all = all || o.all || o.last > 0
+	list, err := e.ListContainers(ctx, engine.ContainerListOptions{All: o.all || o.last > 0, Filters: o.filters})
+	if err != nil {
+		return err
+	}
 	format := o.format
 	if o.quiet {
 		format = "{{.ID}}"
@@ -100,9 +92,6 @@ func (a *app) runPs(ctx context.Context, o psOptions) error {
 	now := time.Now()
 	shown := 0
 	for _, c := range list {
-		if (!all && !c.State.Running) || !match(c) {
-			continue
-		}
 		if o.last > 0 && shown == o.last {
 			break
 		}
@@ -128,7 +117,7 @@ type imageNames struct {
 	byName map[string]digest.Digest
 }
 
-func (n imageNames) shown(c *ctr.Container, trunc bool) string {
+func (n imageNames) shown(c *engine.Container, trunc bool) string {
 	id, ok := n.byName[c.Image]
 	if !ok {
 		if r, err := n.e.Resolve(n.ctx, c.Image); err == nil {
@@ -159,7 +148,7 @@ func (n imageNames) shown(c *ctr.Container, trunc bool) string {
 // psRow is one row of ps; its methods answer --format templates with
 // Docker's field names.
 type psRow struct {
-	c     *ctr.Container
+	c     *engine.Container
 	trunc bool
 	now   time.Time
 	image string
@@ -234,138 +223,4 @@ func (r psRow) jsonRow() map[string]string {
 		"Networks": r.Networks(), "Ports": r.Ports(), "RunningFor": r.RunningFor(), "Size": r.Size(),
 		"State": r.State(), "Status": r.Status(),
 	}
-}
-
-// containerFilters reads ps's --filter values as Docker's daemon does:
-// values of one key are alternatives, different keys must all match. all
-// is set when a status filter asks for stopped containers too.
-func containerFilters(ctx context.Context, e *engine.Engine, filters []string) (match func(*ctr.Container) bool, all bool, err error) {
-	byKey := map[string][]string{}
-	for _, f := range filters {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, false, fmt.Errorf("bad format of filter (expected name=value)")
-		}
-		byKey[k] = append(byKey[k], v)
-	}
-	var preds []func(*ctr.Container) bool
-	for _, key := range sortedKeys(byKey) {
-		values := byKey[key]
-		invalid := func(v string) error { return errdefs.Newf(errdefs.ErrInvalid, "Invalid filter '%s=%s'", key, v) }
-		var one func(c *ctr.Container, v string) bool
-		switch key {
-		case "status":
-			for _, v := range values {
-				switch v {
-				case "created", "restarting", "running", "removing", "paused", "exited", "dead":
-				default:
-					return nil, false, invalid(v)
-				}
-			}
-			all = true
-			one = func(c *ctr.Container, v string) bool { return string(c.State.Status) == v }
-		case "name":
-			res, err := regexps(values, invalid)
-			if err != nil {
-				return nil, false, err
-			}
-			preds = append(preds, func(c *ctr.Container) bool {
-				for _, re := range res {
-					if re.MatchString(c.Name) || re.MatchString("/"+c.Name) {
-						return true
-					}
-				}
-				return false
-			})
-			continue
-		case "id":
-			res, err := regexps(values, invalid)
-			if err != nil {
-				return nil, false, err
-			}
-			preds = append(preds, func(c *ctr.Container) bool {
-				for _, re := range res {
-					if re.MatchString(c.ID) {
-						return true
-					}
-				}
-				return false
-			})
-			continue
-		case "ancestor":
-			ids := map[string]bool{}
-			for _, v := range values {
-				if r, err := e.Resolve(ctx, v); err == nil {
-					ids[r.ID.String()] = true
-				}
-			}
-			preds = append(preds, func(c *ctr.Container) bool { return ids[c.ImageID] })
-			continue
-		case "exited":
-			for _, v := range values {
-				if _, err := strconv.Atoi(v); err != nil {
-					return nil, false, invalid(v)
-				}
-			}
-			one = func(c *ctr.Container, v string) bool {
-				n, _ := strconv.Atoi(v)
-				return c.State.Status == ctr.StatusExited && !c.State.StartedAt.IsZero() && c.State.ExitCode == n
-			}
-		case "label":
-			one = func(c *ctr.Container, v string) bool {
-				k, want, hasValue := strings.Cut(v, "=")
-				got, ok := c.Config.Labels[k]
-				return ok && (!hasValue || got == want)
-			}
-		case "before", "since":
-			m, err := e.Runtime(ctx)
-			if err != nil {
-				return nil, false, err
-			}
-			var ref *ctr.Container
-			for _, v := range values {
-				if ref, err = m.Get(ctx, v); err != nil {
-					return nil, false, err
-				}
-			}
-			before := key == "before"
-			preds = append(preds, func(c *ctr.Container) bool {
-				if before {
-					return c.Created.Before(ref.Created)
-				}
-				return c.Created.After(ref.Created)
-			})
-			continue
-		default:
-			return nil, false, errdefs.Newf(errdefs.ErrInvalid, "Invalid filter '%s'", key)
-		}
-		preds = append(preds, func(c *ctr.Container) bool {
-			for _, v := range values {
-				if one(c, v) {
-					return true
-				}
-			}
-			return false
-		})
-	}
-	return func(c *ctr.Container) bool {
-		for _, p := range preds {
-			if !p(c) {
-				return false
-			}
-		}
-		return true
-	}, all, nil
-}
-
-func regexps(values []string, invalid func(string) error) ([]*regexp.Regexp, error) {
-	var out []*regexp.Regexp
-	for _, v := range values {
-		re, err := regexp.Compile(v)
-		if err != nil {
-			return nil, invalid(v)
-		}
-		out = append(out, re)
-	}
-	return out, nil
 }

@@ -15,12 +15,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Exit codes as Docker uses them.
-const (
-	exitFailure  = 1
-	exitBadUsage = 125 // a flag berth does not know, a bad flag value
-)
-
 // Main runs the command line and returns the process exit code.
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -42,20 +36,23 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return a.report(err)
 }
 
-// report prints err the way Docker does and picks the exit code.
+// report prints err the way Docker does and returns the exit code
+// exitCodeOf picks for the command that failed.
 func (a *app) report(err error) int {
 	var se statusError
-	if errors.As(err, &se) {
+	var said saidError
+	switch {
+	case errors.As(err, &se):
 		if se.msg != "" {
 			fmt.Fprintln(a.stderr, se.msg)
 		}
-		return se.code
+	case errors.Is(err, context.Canceled):
+	case errors.As(err, &said):
+		fmt.Fprintln(a.stderr, said.msg)
+	default:
+		a.printError(err)
 	}
-	if errors.Is(err, context.Canceled) {
-		return 130
-	}
-	a.printError(err)
-	return exitFailure
+	return exitCodeOf(a.command, err)
 }
 
 // statusError carries an exit code and a message printed as is.
@@ -81,6 +78,8 @@ func (a *app) rootCommand() *cobra.Command {
 			DisableDefaultCmd: true,
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// Errors before this (flags, arguments) carry their code.
+			a.command = cmd.Name()
 			return a.configure(cmd)
 		},
 	}

@@ -10,9 +10,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/internal/term"
 )
 
 func (a *app) runCommand() *cobra.Command {
@@ -63,34 +63,9 @@ func (a *app) createCommand() *cobra.Command {
 	return cmd
 }
 
-// containerError reports a failure of run or create as Docker's CLI does:
-// "berth: <message>." (berth has no daemon to answer for it), the help hint
-// when the request itself was wrong, and exit 125, or 126 and 127 when the
-// command could not be run.
-func containerError(cmd *cobra.Command, err error, withHelp bool) error {
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	msg := "berth: " + strings.TrimSuffix(err.Error(), ".") + "."
-	if withHelp {
-		msg += "\nSee '" + cmd.CommandPath() + " --help'."
-	}
-	return statusError{msg: msg, code: startExitCode(err)}
-}
-
-func startExitCode(err error) int {
-	switch {
-	case errors.Is(err, ctr.ErrCommandNotFound):
-		return 127
-	case errors.Is(err, ctr.ErrCommandNotExecutable):
-		return 126
-	}
-	return exitBadUsage
-}
-
 // createContainer makes the container, pulling its image first when it is
 // not in the store, as `docker run` and `docker create` do.
-func (a *app) createContainer(ctx context.Context, e *engine.Engine, co ctr.CreateOptions) (*ctr.Container, error) {
+func (a *app) createContainer(ctx context.Context, e *engine.Engine, co engine.CreateOptions) (*engine.Container, error) {
 	if _, err := e.Resolve(ctx, co.Image); errdefs.IsNotFound(err) {
 		if err := a.pullMissing(ctx, e, co.Image); err != nil {
 			return nil, err
@@ -127,9 +102,9 @@ func (a *app) runContainer(cmd *cobra.Command, o *containerOptions, args []strin
 	if err != nil {
 		return containerError(cmd, err, true)
 	}
-	keys := ctr.DefaultDetachKeys
+	keys := engine.DefaultDetachKeys
 	if o.detachKeys != "" {
-		if keys, err = ctr.ParseDetachKeys(o.detachKeys); err != nil {
+		if keys, err = engine.ParseDetachKeys(o.detachKeys); err != nil {
 			return containerError(cmd, err, true)
 		}
 	}
@@ -141,34 +116,24 @@ func (a *app) runContainer(cmd *cobra.Command, o *containerOptions, args []strin
 	if err != nil {
 		return containerError(cmd, err, true)
 	}
-	m, err := e.Runtime(ctx)
-	if err != nil {
-		return err
-	}
 	if o.detach {
-		if _, err := m.Start(ctx, c.ID, nil); err != nil {
-			if o.rm {
-				_ = e.ContainerGone(context.WithoutCancel(ctx), c.ID)
-			}
+		if _, err := e.StartContainer(ctx, c.ID, nil); err != nil {
 			return containerError(cmd, err, false)
 		}
 		fmt.Fprintln(a.stdout, c.ID)
 		return nil
 	}
 
-	st := &ctr.Streams{Stdout: a.stdout, Stderr: a.stderr}
+	st := &engine.Streams{Stdout: a.stdout, Stderr: a.stderr}
 	if o.interactive {
 		st.Stdin = a.stdin
 		if o.tty {
 			st.DetachKeys = keys
 		}
 	}
-	code, err := a.attached(ctx, st, o.tty, o.sigProxy && !o.tty, func() (*ctr.Session, error) {
-		return m.Start(ctx, c.ID, st)
+	code, err := a.attached(ctx, st, o.tty, o.sigProxy && !o.tty, func() (*engine.Session, error) {
+		return e.StartContainer(ctx, c.ID, st)
 	})
-	if o.rm {
-		_ = e.ContainerGone(context.WithoutCancel(ctx), c.ID)
-	}
 	if err != nil {
 		var se statusError
 		if errors.As(err, &se) || errors.Is(err, context.Canceled) {
@@ -183,12 +148,12 @@ func (a *app) runContainer(cmd *cobra.Command, o *containerOptions, args []strin
 // terminal with tty, forwards signals with proxy, and waits for the exit
 // code. While signals are forwarded the wait does not end on SIGINT or
 // SIGTERM: the process gets them and its exit ends the wait.
-func (a *app) attached(ctx context.Context, st *ctr.Streams, tty, proxy bool, open func() (*ctr.Session, error)) (int, error) {
+func (a *app) attached(ctx context.Context, st *engine.Streams, tty, proxy bool, open func() (*engine.Session, error)) (int, error) {
 	// Signals are caught before the process starts, so that one sent as
 	// soon as its first output shows is passed on too.
-	var signals *ctr.SignalProxy
+	var signals *term.SignalProxy
 	if proxy {
-		signals = ctr.CatchSignals()
+		signals = term.CatchSignals()
 		defer signals.Stop()
 	}
 	sess, err := open()
@@ -201,7 +166,7 @@ func (a *app) attached(ctx context.Context, st *ctr.Streams, tty, proxy bool, op
 		in, inOK := st.Stdin.(*os.File)
 		switch {
 		case outOK && inOK:
-			restore, err := ctr.AttachTerminal(sess, in, out)
+			restore, err := term.Attach(sess, in, out)
 			if err != nil {
 				return 0, err
 			}
@@ -219,7 +184,7 @@ func (a *app) attached(ctx context.Context, st *ctr.Streams, tty, proxy bool, op
 		waitCtx = context.WithoutCancel(ctx)
 	}
 	code, err := sess.Wait(waitCtx)
-	if errors.Is(err, ctr.ErrDetached) {
+	if errors.Is(err, engine.ErrDetached) {
 		return 0, nil
 	}
 	if err != nil {

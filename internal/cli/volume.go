@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"context"
 	"fmt"
-	"path"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/ctr/volume"
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
 )
 
@@ -43,11 +41,11 @@ func (a *app) volumeCreateCommand() *cobra.Command {
 				k, v, _ := strings.Cut(l, "=")
 				lm[k] = v
 			}
-			m, err := a.runtime(cmd.Context())
+			e, err := a.engine(cmd.Context())
 			if err != nil {
 				return err
 			}
-			v, err := m.CreateVolume(cmd.Context(), name, lm)
+			v, err := e.CreateVolume(cmd.Context(), name, lm)
 			if err != nil {
 				return err
 			}
@@ -66,7 +64,7 @@ func (a *app) volumeCreateCommand() *cobra.Command {
 
 // volumeRow is one row of `volume ls`.
 type volumeRow struct {
-	v    *volume.Volume
+	v    *engine.Volume
 	used int
 }
 
@@ -96,19 +94,11 @@ func (a *app) volumeLsCommand() *cobra.Command {
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			users, err := a.volumeUsers(ctx)
+			e, err := a.engine(ctx)
 			if err != nil {
 				return err
 			}
-			match, err := volumeFilters(filters, users)
-			if err != nil {
-				return err
-			}
-			m, err := a.runtime(ctx)
-			if err != nil {
-				return err
-			}
-			vols, err := m.Volumes().List()
+			vols, err := e.ListVolumes(ctx, filters)
 			if err != nil {
 				return err
 			}
@@ -123,10 +113,7 @@ func (a *app) volumeLsCommand() *cobra.Command {
 				return err
 			}
 			for _, v := range vols {
-				if !match(v) {
-					continue
-				}
-				r := volumeRow{v: v, used: users[v.Name]}
+				r := volumeRow{v: v.Volume, used: v.Containers}
 				js := map[string]string{"Driver": r.Driver(), "Labels": r.Labels(), "Links": r.Links(), "Mountpoint": r.Mountpoint(),
 					"Name": r.Name(), "Scope": r.Scope(), "Size": r.Size()}
 				if err := f.item(r, js); err != nil {
@@ -141,69 +128,6 @@ func (a *app) volumeLsCommand() *cobra.Command {
 	f.StringArrayVarP(&filters, "filter", "f", nil, "Provide filter values (e.g. 'dangling=true')")
 	f.StringVar(&format, "format", "", "Format output using a custom template")
 	return cmd
-}
-
-// volumeUsers counts the containers (running or not) using each volume.
-func (a *app) volumeUsers(ctx context.Context) (map[string]int, error) {
-	e, err := a.engine(ctx)
-	if err != nil {
-		return nil, err
-	}
-	list, err := e.Containers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	users := map[string]int{}
-	for _, c := range list {
-		for _, mp := range c.Mounts {
-			if mp.Type == "volume" {
-				users[mp.Name]++
-			}
-		}
-	}
-	return users, nil
-}
-
-// volumeFilters reads `volume ls --filter`: dangling, name, label, driver.
-func volumeFilters(filters []string, users map[string]int) (func(*volume.Volume) bool, error) {
-	var preds []func(*volume.Volume) bool
-	for _, f := range filters {
-		key, value, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, fmt.Errorf("bad format of filter (expected name=value)")
-		}
-		switch key {
-		case "dangling":
-			want, err := boolFilter(value)
-			if err != nil {
-				return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid filter 'dangling=%s'", value)
-			}
-			preds = append(preds, func(v *volume.Volume) bool { return (users[v.Name] == 0) == want })
-		case "name":
-			preds = append(preds, func(v *volume.Volume) bool {
-				ok, _ := path.Match(value, v.Name)
-				return ok || strings.Contains(v.Name, value)
-			})
-		case "label":
-			k, want, hasValue := strings.Cut(value, "=")
-			preds = append(preds, func(v *volume.Volume) bool {
-				got, ok := v.Labels[k]
-				return ok && (!hasValue || got == want)
-			})
-		case "driver":
-			preds = append(preds, func(v *volume.Volume) bool { return v.Driver == value })
-		default:
-			return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid filter '%s'", key)
-		}
-	}
-	return func(v *volume.Volume) bool {
-		for _, p := range preds {
-			if !p(v) {
-				return false
-			}
-		}
-		return true
-	}, nil
 }
 
 func (a *app) volumeInspectCommand() *cobra.Command {
@@ -228,13 +152,13 @@ func (a *app) volumeRmCommand() *cobra.Command {
 		Short:   "Remove one or more volumes",
 		Args:    requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.runtime(cmd.Context())
+			e, err := a.engine(cmd.Context())
 			if err != nil {
 				return err
 			}
 			var errs []error
 			for _, name := range args {
-				if err := m.RemoveVolume(cmd.Context(), name, force); err != nil {
+				if err := e.RemoveVolume(cmd.Context(), name, force); err != nil {
 					errs = append(errs, err)
 					continue
 				}
@@ -261,11 +185,11 @@ func (a *app) volumePruneCommand() *cobra.Command {
 			if !force && !a.confirm(warning) {
 				return nil
 			}
-			m, err := a.runtime(cmd.Context())
+			e, err := a.engine(cmd.Context())
 			if err != nil {
 				return err
 			}
-			removed, space, err := m.PruneVolumes(cmd.Context(), all)
+			removed, space, err := e.PruneVolumes(cmd.Context(), all)
 			a.printPruned("Deleted Volumes:", removed, space)
 			return err
 		},

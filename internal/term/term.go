@@ -1,4 +1,9 @@
-package ctr
+// Package term readies the caller's terminal and signals for a session
+// with a process in a container, as Docker's CLI does around `run`,
+// `start -a`, `attach` and `exec`. It is the CLI's side of a session, not
+// the runtime's: it knows the session only as the three things it does to
+// it, so that the CLI keeps it while importing nothing of the runtime.
+package term
 
 import (
 	"os"
@@ -10,12 +15,20 @@ import (
 	"golang.org/x/term"
 )
 
-// AttachTerminal readies the caller's terminal for a session with a TTY,
+// Session is what the terminal and the signals act on: a process in a
+// container that can be resized and signalled, until it is done.
+type Session interface {
+	Resize(height, width uint16) error
+	Signal(sig syscall.Signal) error
+	Done() <-chan struct{}
+}
+
+// Attach readies the caller's terminal for a session with a TTY,
 // as `docker run -it` does: raw mode on in (so keys such as Ctrl-C and the
 // detach keys reach the session as bytes), and the size of out sent now and
 // on every SIGWINCH. restore puts the terminal back; call it before
 // printing anything else.
-func AttachTerminal(s *Session, in, out *os.File) (restore func(), err error) {
+func Attach(s Session, in, out *os.File) (restore func(), err error) {
 	var state *term.State
 	if term.IsTerminal(int(in.Fd())) {
 		if state, err = term.MakeRaw(int(in.Fd())); err != nil {
@@ -56,7 +69,7 @@ func AttachTerminal(s *Session, in, out *os.File) (restore func(), err error) {
 // container's first process, as `docker run` does without a TTY (its
 // --sig-proxy): Ctrl-C interrupts the container, not just the client. stop
 // ends the forwarding.
-func ForwardSignals(s *Session) (stop func()) {
+func ForwardSignals(s Session) (stop func()) {
 	p := CatchSignals()
 	p.Forward(s)
 	return p.Stop
@@ -89,7 +102,7 @@ func CatchSignals() *SignalProxy {
 
 // Forward passes what was caught, and what follows, to s's process until
 // Stop or the session's end.
-func (p *SignalProxy) Forward(s *Session) {
+func (p *SignalProxy) Forward(s Session) {
 	go func() {
 		for {
 			select {
