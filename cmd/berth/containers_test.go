@@ -193,9 +193,11 @@ func TestExecAndRunWithATerminal(t *testing.T) {
 	cmd, c = startOnTerminal(t, root, "run", "-it", "--rm", "img", "sh", "-c", `trap "echo caught; exit 43" INT; echo ready; while :; do sleep 0.1; done`)
 	c.expect("ready")
 	c.typeIn("\x03")
-	if code := exitCode(t, cmd); code != 43 || !strings.Contains(c.text(), "caught") {
+	if code := exitCode(t, cmd); code != 43 {
 		t.Errorf("Ctrl-C on a terminal: exit %d, %q", code, c.text())
 	}
+	// The terminal's reader may still be behind when berth has exited.
+	c.expect("caught")
 }
 
 func TestSignalsReachTheContainer(t *testing.T) {
