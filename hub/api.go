@@ -3,7 +3,6 @@ package hub
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -52,22 +51,6 @@ func jsonError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="berth hub"`)
 	}
 	writeJSON(w, r, status, map[string]string{"error": msg})
-}
-
-func apiStatus(err error) int {
-	switch {
-	case errors.Is(err, errdefs.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, errdefs.ErrInvalid), errors.Is(err, errdefs.ErrUnsupported):
-		return http.StatusBadRequest
-	case errors.Is(err, errdefs.ErrUnauthorized):
-		return http.StatusUnauthorized
-	case errors.Is(err, errdefs.ErrDenied):
-		return http.StatusForbidden
-	case errors.Is(err, errdefs.ErrAlreadyExists), errors.Is(err, errdefs.ErrConflict):
-		return http.StatusConflict
-	}
-	return http.StatusInternalServerError
 }
 
 func (h *Hub) serveAPI(w http.ResponseWriter, r *http.Request) {
@@ -154,7 +137,7 @@ func (h *Hub) apiUser(w http.ResponseWriter, r *http.Request, id identity) {
 	}
 	starred, err := h.meta.StarredBy(r.Context(), id.user)
 	if err != nil {
-		jsonError(w, r, apiStatus(err), err.Error())
+		jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 		return
 	}
 	for i, s := range starred {
@@ -286,7 +269,7 @@ func (h *Hub) apiRepo(w http.ResponseWriter, r *http.Request, id identity, rep m
 		var err error
 		rep, err = h.UpdateRepo(ctx, rep.Name, meta.RepoUpdate{Description: p.Description, FullDescription: p.FullDescription, Private: p.Private, Badge: p.Badge})
 		if err != nil {
-			jsonError(w, r, apiStatus(err), err.Error())
+			jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 			return
 		}
 	default:
@@ -327,7 +310,7 @@ func (h *Hub) apiStar(w http.ResponseWriter, r *http.Request, id identity, rep m
 		return
 	}
 	if err != nil {
-		jsonError(w, r, apiStatus(err), err.Error())
+		jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 		return
 	}
 	h.refreshRepo(ctx, rep.Name)
@@ -374,14 +357,14 @@ func (h *Hub) apiTags(w http.ResponseWriter, r *http.Request, rep meta.Repo, onl
 	if only != "" {
 		t, err := h.meta.Tag(ctx, rep.Name, only)
 		if err != nil {
-			jsonError(w, r, apiStatus(err), "no tag "+only)
+			jsonError(w, r, errdefs.HTTPStatus(err), "no tag "+only)
 			return
 		}
 		tags = []meta.Tag{t}
 	} else {
 		var err error
 		if tags, err = h.meta.Tags(ctx, rep.Name, "", 1000); err != nil {
-			jsonError(w, r, apiStatus(err), err.Error())
+			jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 			return
 		}
 	}

@@ -62,19 +62,19 @@ func (h *Hub) apiAnalysis(w http.ResponseWriter, r *http.Request, rep meta.Repo,
 	}
 	t, err := h.meta.Tag(ctx, rep.Name, tag)
 	if err != nil {
-		jsonError(w, r, apiStatus(err), "no tag "+tag)
+		jsonError(w, r, errdefs.HTTPStatus(err), "no tag "+tag)
 		return
 	}
 	m, err := h.meta.Manifest(ctx, rep.Name, t.Digest)
 	if err != nil {
-		jsonError(w, r, apiStatus(err), err.Error())
+		jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 		return
 	}
 	head := AnalysisJSON{Name: displayName(rep.Name), Repository: rep.Name, Tag: tag, Digest: m.Digest, Status: analysisPending}
 	if image.IsIndex(m.MediaType) {
 		d, platform, err := h.indexImage(r, m)
 		if err != nil {
-			jsonError(w, r, apiStatus(err), err.Error())
+			jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 			return
 		}
 		m = meta.Manifest{Repo: rep.Name, Digest: d, MediaType: m.MediaType}
@@ -92,7 +92,7 @@ func (h *Hub) apiAnalysis(w http.ResponseWriter, r *http.Request, rep meta.Repo,
 			head.Status = analysisDisabled
 		}
 	case err != nil:
-		jsonError(w, r, apiStatus(err), err.Error())
+		jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 		return
 	default:
 		if kind == "vulnerabilities" {

@@ -9,8 +9,11 @@ import (
 	"github.com/berth-dev/berth/errdefs"
 )
 
-// Error codes of the OCI distribution spec, with their HTTP statuses. This
-// table is the one place where an error becomes a response.
+// Error codes of the OCI distribution spec, with their HTTP statuses. The
+// registry API answers from this table, not from errdefs.HTTPStatus alone:
+// the spec's codes do not follow from an error's kind (MANIFEST_BLOB_UNKNOWN
+// is a 400, UNAUTHORIZED a 401 where DENIED is a 403). An error the table
+// has no code for gets errdefs.HTTPStatus's status.
 type errorCode struct {
 	Code   string
 	Status int
@@ -91,11 +94,12 @@ func toAPIError(err error, about subject) *apiError {
 	case errors.Is(err, errdefs.ErrDenied):
 		return newError(codeDenied, msg)
 	case errors.Is(err, errdefs.ErrConflict), errors.Is(err, errdefs.ErrAlreadyExists):
-		return &apiError{code: errorCode{"DENIED", http.StatusConflict}, msg: msg}
+		return &apiError{code: errorCode{"DENIED", errdefs.HTTPStatus(err)}, msg: msg}
 	case errors.Is(err, context.Canceled):
 		return &apiError{code: errorCode{"UNKNOWN", 499}, msg: msg}
 	}
-	return newError(codeUnknown, msg)
+	// The spec has no code for the rest; the status is the kind's default.
+	return &apiError{code: errorCode{codeUnknown.Code, errdefs.HTTPStatus(err)}, msg: msg}
 }
 
 type errorBody struct {
