@@ -83,7 +83,7 @@ func (h *Hub) checkPassword(ctx context.Context, client, name, password string) 
 // passwordMatches runs bcrypt, the cost a guess makes the hub pay. For an
 // unknown user it runs on a dummy hash, so timing tells nothing.
 func (h *Hub) passwordMatches(hash string, known bool, password string) bool {
-	h.metrics.passwordChecks.Add(1)
+	h.metrics.PasswordChecks.Inc()
 	if !known {
 		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		return false
@@ -92,7 +92,7 @@ func (h *Hub) passwordMatches(hash string, known bool, password string) bool {
 }
 
 func (h *Hub) refused(err error) error {
-	h.metrics.signInRefusals.Add(1)
+	h.metrics.SignInRefusals.Inc()
 	return err
 }
 

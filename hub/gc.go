@@ -182,9 +182,9 @@ func (h *Hub) CollectGarbage(ctx context.Context) (GCStats, error) {
 
 	h.touched.prune(cutoff)
 	_ = h.meta.TrimChanges(ctx, now.Add(-time.Hour))
-	h.metrics.gcRuns.Add(1)
-	h.metrics.gcBlobs.Add(int64(st.Blobs))
-	h.metrics.gcManifests.Add(int64(st.Manifests))
+	h.metrics.GCRuns.Inc()
+	h.metrics.GCBlobs.Add(float64(st.Blobs))
+	h.metrics.GCManifests.Add(float64(st.Manifests))
 	if st != (GCStats{}) {
 		h.log.Info("garbage collected", "manifests", st.Manifests, "links", st.Links, "blobs", st.Blobs, "uploads", st.Uploads, "duration", time.Since(now))
 	}

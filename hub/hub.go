@@ -23,6 +23,7 @@ import (
 
 	"github.com/berth-dev/berth/hub/blobs"
 	"github.com/berth-dev/berth/hub/meta"
+	"github.com/berth-dev/berth/hub/metrics"
 	"github.com/berth-dev/berth/hub/search"
 	"github.com/berth-dev/berth/hub/token"
 )
@@ -99,7 +100,7 @@ type Hub struct {
 	realm   string
 	service string
 	index   *search.Index
-	metrics *metrics
+	metrics *metrics.Metrics
 
 	repos     *repoCache
 	manifests *manifestCache
@@ -158,10 +159,11 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	h := &Hub{
 		cfg: cfg, log: cfg.Logger, blobs: cfg.Blobs, meta: cfg.Meta,
 		realm: cfg.PublicURL + "/token", service: cfg.Service,
-		index: search.New(), metrics: newMetrics(),
+		index: search.New(),
 		repos: newRepoCache(), manifests: newManifestCache(), small: newBlobCache(64 << 20), links: newLinkCache(),
 		seeded: make(chan struct{}),
 	}
+	h.metrics = metrics.New(h.index.Len)
 	h.signIns = newSignInLimiter(cfg, cfg.Logger)
 	if cfg.Root != "" {
 		if err := os.MkdirAll(cfg.Root, 0o755); err != nil {

@@ -34,13 +34,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveHealth(sw, r)
 	case p == "/metrics":
 		kind = "metrics"
-		h.metrics.serve(sw, h)
+		h.metrics.Handler().ServeHTTP(sw, r)
 	default:
 		kind = "web"
 		h.serveWeb(sw, r)
 	}
 	dur := time.Since(start)
-	h.metrics.observe(kind, r.Method, sw.status, dur, sw.written)
+	h.metrics.Observe(kind, r.Method, sw.status, dur, sw.written)
 	if sw.status >= 500 {
 		h.log.Warn("request failed", "method", r.Method, "path", p, "status", sw.status, "duration", dur)
 	} else if h.log.Enabled(r.Context(), -4) {
