@@ -86,13 +86,8 @@ func CanonicalName(name string) string { return canonical(name) }
 // DisplayName is the listed form of a repository name.
 func DisplayName(name string) string { return displayName(name) }
 
-// UpdateRepo is the package's UpdateRepo on the hub's own store; the hub's
+// UpdateRepo is the package's UpdateRepo on the hub's own store, whose
 // caches see the change at once.
 func (h *Hub) UpdateRepo(ctx context.Context, name string, u meta.RepoUpdate) (meta.Repo, error) {
-	r, err := UpdateRepo(ctx, h.meta, name, u)
-	if err != nil {
-		return meta.Repo{}, err
-	}
-	h.refreshRepo(ctx, r.Name)
-	return r, nil
+	return UpdateRepo(ctx, h.meta, name, u)
 }

@@ -119,7 +119,7 @@ func (h *Hub) apiSearch(w http.ResponseWriter, r *http.Request, id identity) {
 		Results  []RepoJSON `json:"results"`
 	}{q.Get("q"), res.Total, page, size, []RepoJSON{}}
 	for _, e := range res.Entries {
-		if rep, ok := h.repos.get(e.Repo); ok {
+		if rep, ok := h.meta.Lookup(e.Repo); ok {
 			out.Results = append(out.Results, repoJSON(rep, false))
 		}
 	}
@@ -174,7 +174,7 @@ func (h *Hub) apiNamespace(w http.ResponseWriter, r *http.Request, id identity, 
 		}
 	}
 	repos := []RepoJSON{}
-	for _, rep := range h.repos.inNamespace(ns) {
+	for _, rep := range h.meta.InNamespace(ns) {
 		if rep.Private && !h.canWrite(id, rep.Name) {
 			continue
 		}
@@ -209,7 +209,7 @@ func (h *Hub) apiRepository(w http.ResponseWriter, r *http.Request, id identity,
 	} else {
 		id = id.narrow("repository", repo, "pull")
 	}
-	rep, ok := h.repos.get(repo)
+	rep, ok := h.meta.Lookup(repo)
 	if !ok || !h.canPull(id, repo) {
 		jsonError(w, r, http.StatusNotFound, "no repository "+name)
 		return
@@ -313,8 +313,7 @@ func (h *Hub) apiStar(w http.ResponseWriter, r *http.Request, id identity, rep m
 		jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 		return
 	}
-	h.refreshRepo(ctx, rep.Name)
-	rep, _ = h.repos.get(rep.Name)
+	rep, _ = h.meta.Lookup(rep.Name)
 	j := repoJSON(rep, false)
 	starred := r.Method != http.MethodDelete
 	j.Starred = &starred

@@ -162,7 +162,7 @@ func (h *Hub) canWrite(id identity, repo string) bool {
 // canPull reports whether id may read the repository: public ones (and
 // ones not made yet) for everyone, private ones for who may write them.
 func (h *Hub) canPull(id identity, repo string) bool {
-	r, ok := h.repos.get(canonical(repo))
+	r, ok := h.meta.Lookup(canonical(repo))
 	if !ok || !r.Private {
 		return true
 	}

@@ -99,7 +99,6 @@ func (h *Hub) CollectGarbage(ctx context.Context) (GCStats, error) {
 			return st, fmt.Errorf("gc: %w", err)
 		}
 		delete(manifests, k)
-		h.manifests.invalidate(k.repo)
 		st.Manifests++
 	}
 
@@ -130,7 +129,6 @@ func (h *Hub) CollectGarbage(ctx context.Context) (GCStats, error) {
 		cur, err := h.meta.BlobLink(ctx, l.Repo, l.Digest)
 		if err == nil && !young(cur.Created) && !fresh(l.Digest) && !h.referenced(ctx, l.Repo, l.Digest) {
 			if err := h.meta.UnlinkBlob(ctx, l.Repo, l.Digest); err == nil {
-				h.links.invalidate(l.Repo)
 				st.Links++
 			}
 		} else if err == nil {
@@ -227,9 +225,5 @@ func (h *Hub) deleteBlobIfUnused(ctx context.Context, d digest.Digest, cutoff ti
 	if linked, err := h.meta.BlobLinked(ctx, d); err != nil || linked {
 		return false
 	}
-	if err := h.blobs.Delete(ctx, d); err != nil {
-		return false
-	}
-	h.small.remove(d)
-	return true
+	return h.blobs.Delete(ctx, d) == nil
 }

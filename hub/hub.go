@@ -4,10 +4,10 @@
 // /api/v1/, health and metrics, and online garbage collection.
 //
 // Content bytes live in a blobs.Store and facts about them in a meta.Store;
-// the hub keeps what pulls read most (repositories, tag to manifest, small
-// blobs) in memory, and follows the metadata's change log so that changes made
-// by another process (`berth hub user add`, another hub on PostgreSQL) reach
-// its caches within one poll interval.
+// package cache wraps both to keep what pulls read most in memory, and the
+// hub follows the metadata's change log so that changes made by another
+// process (`berth hub user add`, another hub on PostgreSQL) reach the caches
+// within one poll interval.
 package hub
 
 import (
@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/hub/blobs"
+	"github.com/berth-dev/berth/hub/cache"
 	"github.com/berth-dev/berth/hub/meta"
 	"github.com/berth-dev/berth/hub/metrics"
 	"github.com/berth-dev/berth/hub/search"
@@ -90,22 +91,19 @@ type Config struct {
 	AnalysisWorkers int
 }
 
-// Hub serves the hub's HTTP API.
+// Hub serves the hub's HTTP API: it holds the pieces and routes requests
+// to them.
 type Hub struct {
 	cfg     Config
 	log     *slog.Logger
-	blobs   blobs.Store
-	meta    meta.Store
+	blobs   *cache.Blobs
+	meta    *cache.Store
 	tokens  *token.Issuer
 	realm   string
 	service string
 	index   *search.Index
 	metrics *metrics.Metrics
 
-	repos     *repoCache
-	manifests *manifestCache
-	small     *blobCache
-	links     *linkCache
 	locks     digestLocks
 	touched   touchMap
 	pulls     pullCounter
@@ -124,12 +122,32 @@ type Hub struct {
 
 // New opens a hub. Close releases it.
 func New(ctx context.Context, cfg Config) (*Hub, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	h := &Hub{
+		cfg: cfg, log: cfg.Logger,
+		realm: cfg.PublicURL + "/token", service: cfg.Service,
+		index: search.New(), seeded: make(chan struct{}),
+	}
+	h.metrics = metrics.New(h.index.Len)
+	h.signIns = newSignInLimiter(cfg, cfg.Logger)
+	if err := h.open(ctx); err != nil {
+		return nil, err
+	}
+	h.start()
+	return h, nil
+}
+
+// withDefaults checks the public URL and fills in the defaults.
+func (cfg Config) withDefaults() (Config, error) {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://127.0.0.1:5000"
 	}
 	u, err := url.Parse(cfg.PublicURL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("public URL %q: want http(s)://host[:port]", cfg.PublicURL)
+		return cfg, fmt.Errorf("public URL %q: want http(s)://host[:port]", cfg.PublicURL)
 	}
 	cfg.PublicURL = u.Scheme + "://" + u.Host + trimSlash(u.Path)
 	if cfg.Service == "" {
@@ -154,32 +172,37 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		cfg.SignInFailuresPerIP = 20
 	}
 	if cfg.Root == "" && (cfg.Blobs == nil || cfg.Meta == nil) {
-		return nil, errors.New("hub: no root directory")
+		return cfg, errors.New("hub: no root directory")
 	}
-	h := &Hub{
-		cfg: cfg, log: cfg.Logger, blobs: cfg.Blobs, meta: cfg.Meta,
-		realm: cfg.PublicURL + "/token", service: cfg.Service,
-		index: search.New(),
-		repos: newRepoCache(), manifests: newManifestCache(), small: newBlobCache(64 << 20), links: newLinkCache(),
-		seeded: make(chan struct{}),
-	}
-	h.metrics = metrics.New(h.index.Len)
-	h.signIns = newSignInLimiter(cfg, cfg.Logger)
+	return cfg, nil
+}
+
+// open opens the stores the configuration did not give, wraps them in the
+// caches and loads the token key.
+func (h *Hub) open(ctx context.Context) (err error) {
+	cfg := h.cfg
 	if cfg.Root != "" {
 		if err := os.MkdirAll(cfg.Root, 0o755); err != nil {
-			return nil, fmt.Errorf("hub root: %w", err)
+			return fmt.Errorf("hub root: %w", err)
 		}
 	}
-	if h.blobs == nil {
-		if h.blobs, err = blobs.NewFS(cfg.Root); err != nil {
-			return nil, err
+	bs, ms := cfg.Blobs, cfg.Meta
+	if bs == nil {
+		if bs, err = blobs.NewFS(cfg.Root); err != nil {
+			return err
 		}
 	}
-	if h.meta == nil {
-		if h.meta, err = meta.OpenSQLite(ctx, filepath.Join(cfg.Root, "hub.db")); err != nil {
-			return nil, err
+	h.blobs = cache.NewBlobs(bs, 64<<20)
+	if ms == nil {
+		if ms, err = meta.OpenSQLite(ctx, filepath.Join(cfg.Root, "hub.db")); err != nil {
+			return err
 		}
 		h.ownMeta = true
+		defer func() {
+			if err != nil {
+				ms.Close()
+			}
+		}()
 	}
 	keyDir := cfg.Root
 	if keyDir == "" {
@@ -187,18 +210,22 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	key, err := token.LoadOrCreateKey(filepath.Join(keyDir, "keys", "token.pem"))
 	if err != nil {
-		h.closeMeta()
-		return nil, err
+		return err
 	}
 	h.tokens = token.NewIssuer(key, "berth-hub", cfg.Service, cfg.TokenTTL)
-	if h.lastSeq, err = h.meta.LastChange(ctx); err != nil {
-		h.closeMeta()
-		return nil, fmt.Errorf("hub: reading the change log: %w", err)
+	// The change log's end is read before the repositories, so a change
+	// made in between is applied again rather than missed.
+	if h.lastSeq, err = ms.LastChange(ctx); err != nil {
+		return fmt.Errorf("hub: reading the change log: %w", err)
 	}
-	if err := h.loadRepos(ctx); err != nil {
-		h.closeMeta()
-		return nil, err
-	}
+	h.meta, err = cache.New(ctx, ms, h.indexRepo)
+	return err
+}
+
+// start runs the background work: analysis, the change log, pull counts,
+// the collector and seeding.
+func (h *Hub) start() {
+	cfg := h.cfg
 	bg, stop := context.WithCancel(context.Background())
 	h.stop = stop
 	h.analysis = newAnalyser(h, cfg.AnalysisWorkers, cfg.VulnDB)
@@ -212,19 +239,18 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 			}
 		})
 	}
-	if cfg.Seed != nil {
-		h.wg.Add(1)
-		go func() {
-			defer h.wg.Done()
-			defer close(h.seeded)
-			if err := h.seed(bg, *cfg.Seed); err != nil && bg.Err() == nil {
-				h.log.Error("seeding the welcome image failed", "err", err)
-			}
-		}()
-	} else {
+	if cfg.Seed == nil {
 		close(h.seeded)
+		return
 	}
-	return h, nil
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer close(h.seeded)
+		if err := h.seed(bg, *cfg.Seed); err != nil && bg.Err() == nil {
+			h.log.Error("seeding the welcome image failed", "err", err)
+		}
+	}()
 }
 
 func setDefault(d *time.Duration, v time.Duration) {
@@ -260,7 +286,8 @@ func (h *Hub) goLoop(ctx context.Context, every time.Duration, fn func(context.C
 // Seeded is closed once seeding has finished (at once without a seed).
 func (h *Hub) Seeded() <-chan struct{} { return h.seeded }
 
-// Meta is the hub's metadata store, for operator commands and tests.
+// Meta is the hub's metadata store, for operator commands and tests; what
+// is written through it reaches the hub's caches at once.
 func (h *Hub) Meta() meta.Store { return h.meta }
 
 // Blobs is the hub's blob store.
@@ -283,16 +310,7 @@ func (h *Hub) closeMeta() error {
 	return nil
 }
 
-// loadRepos fills the repository cache and the search index.
-func (h *Hub) loadRepos(ctx context.Context) error {
-	return h.meta.WalkRepos(ctx, func(r meta.Repo) error {
-		h.repos.put(r)
-		h.index.Put(searchEntry(r))
-		return nil
-	})
-}
-
-// followChanges applies the change log's new entries to the caches.
+// followChanges hands the change log's new entries to the caches.
 func (h *Hub) followChanges(ctx context.Context) {
 	h.changeMu.Lock()
 	defer h.changeMu.Unlock()
@@ -305,7 +323,10 @@ func (h *Hub) followChanges(ctx context.Context) {
 			return
 		}
 		for _, c := range cs {
-			h.applyChange(ctx, c.Kind, c.Name)
+			h.meta.Apply(ctx, c)
+			if c.Kind == meta.ChangeAccount {
+				h.passwords.forget(c.Name)
+			}
 			h.lastSeq = c.Seq
 		}
 		if len(cs) < 1000 {
@@ -314,28 +335,12 @@ func (h *Hub) followChanges(ctx context.Context) {
 	}
 }
 
-// applyChange drops what a change made stale.
-func (h *Hub) applyChange(ctx context.Context, kind, name string) {
-	switch kind {
-	case meta.ChangeRepo, meta.ChangeTags, meta.ChangeManifests:
-		h.manifests.invalidate(name)
-		h.refreshRepo(ctx, name)
-	case meta.ChangeBlobs:
-		h.links.invalidate(name)
-	case meta.ChangeAccount:
-		h.passwords.forget(name)
-	}
-}
-
-// refreshRepo rereads one repository into the cache and the index.
-func (h *Hub) refreshRepo(ctx context.Context, name string) {
-	r, err := h.meta.Repo(ctx, name)
-	if err != nil {
-		h.repos.remove(name)
+// indexRepo keeps the search index in step with the repository cache.
+func (h *Hub) indexRepo(name string, r meta.Repo, ok bool) {
+	if !ok {
 		h.index.Remove(displayName(name))
 		return
 	}
-	h.repos.put(r)
 	h.index.Put(searchEntry(r))
 }
 
@@ -346,10 +351,6 @@ func (h *Hub) flushPulls(ctx context.Context) {
 	}
 	if err := h.meta.AddPulls(ctx, counts); err != nil {
 		h.log.Warn("saving pull counts", "err", err)
-		return
-	}
-	for name := range counts {
-		h.refreshRepo(ctx, name)
 	}
 }
 

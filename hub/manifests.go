@@ -13,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/hub/cache"
 	"github.com/berth-dev/berth/hub/meta"
 	"github.com/berth-dev/berth/image"
 )
@@ -38,32 +39,32 @@ func (h *Hub) getManifest(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	repo := canonical(rt.name)
-	m, gen := h.manifests.get(repo, rt.ref)
+	m, gen := h.meta.CachedManifest(repo, rt.ref)
 	if m == nil {
 		var err error
 		if m, err = h.loadManifest(r.Context(), repo, rt.ref); err != nil {
 			writeError(w, r, toAPIError(err, aboutManifest))
 			return
 		}
-		h.manifests.put(repo, rt.ref, gen, m)
+		h.meta.KeepManifest(repo, rt.ref, gen, m)
 	}
 	hdr := w.Header()
-	hdr["Content-Type"] = []string{m.mediaType}
-	hdr["Content-Length"] = []string{m.length}
-	hdr["Docker-Content-Digest"] = []string{m.digest.String()}
-	hdr["Etag"] = []string{`"` + m.digest.String() + `"`}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, m.digest.String()) {
+	hdr["Content-Type"] = []string{m.MediaType}
+	hdr["Content-Length"] = []string{m.Length}
+	hdr["Docker-Content-Digest"] = []string{m.Digest.String()}
+	hdr["Etag"] = []string{`"` + m.Digest.String() + `"`}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, m.Digest.String()) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	if r.Method == http.MethodGet {
 		h.pulls.add(repo)
-		_, _ = w.Write(m.body)
+		_, _ = w.Write(m.Body)
 	}
 }
 
 // loadManifest reads a manifest by tag or digest from the stores.
-func (h *Hub) loadManifest(ctx context.Context, repo, ref string) (*cachedManifest, error) {
+func (h *Hub) loadManifest(ctx context.Context, repo, ref string) (*cache.Manifest, error) {
 	var d digest.Digest
 	if isDigestRef(ref) {
 		var err error
@@ -88,12 +89,12 @@ func (h *Hub) loadManifest(ctx context.Context, repo, ref string) (*cachedManife
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", d, err)
 	}
-	return newCachedManifest(d, m.MediaType, body), nil
+	return cache.NewManifest(d, m.MediaType, body), nil
 }
 
 // readBlob reads a whole (small) blob, through the small-blob cache.
 func (h *Hub) readBlob(ctx context.Context, d digest.Digest) ([]byte, error) {
-	if b, ok := h.small.get(d); ok {
+	if b, ok := h.blobs.Cached(d); ok {
 		return b, nil
 	}
 	f, err := h.blobs.Open(ctx, d)
@@ -108,7 +109,7 @@ func (h *Hub) readBlob(ctx context.Context, d digest.Digest) ([]byte, error) {
 	if len(b) > image.MaxManifestSize {
 		return nil, fmt.Errorf("blob %s is too big to read whole: %w", d, errdefs.ErrInvalid)
 	}
-	h.small.put(d, b)
+	h.blobs.Keep(d, b)
 	return b, nil
 }
 
@@ -218,8 +219,6 @@ func (h *Hub) PutManifest(ctx context.Context, repo string, d digest.Digest, med
 		return meta.Manifest{}, err
 	}
 	h.analysis.enqueue(m)
-	h.manifests.invalidate(repo)
-	h.refreshRepo(ctx, repo)
 	return m, nil
 }
 
@@ -247,7 +246,7 @@ func (h *Hub) checkChild(ctx context.Context, repo string, c ocispec.Descriptor,
 		}
 		return nil
 	}
-	if !h.hasLink(ctx, repo, c.Digest) {
+	if !h.meta.HasLink(ctx, repo, c.Digest) {
 		return unknown()
 	}
 	info, err := h.blobs.Stat(ctx, c.Digest)
@@ -284,8 +283,6 @@ func (h *Hub) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) {
 		writeError(w, r, toAPIError(err, aboutManifest))
 		return
 	}
-	h.manifests.invalidate(repo)
-	h.refreshRepo(ctx, repo)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusAccepted)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/hub/blobs"
+	"github.com/berth-dev/berth/hub/cache"
 	"github.com/berth-dev/berth/image"
 )
 
@@ -105,7 +106,6 @@ func (h *Hub) serveBlob(w http.ResponseWriter, r *http.Request, rt route) {
 			writeError(w, r, toAPIError(err, aboutBlob))
 			return
 		}
-		h.links.invalidate(repo)
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(http.StatusAccepted)
 		return
@@ -113,7 +113,7 @@ func (h *Hub) serveBlob(w http.ResponseWriter, r *http.Request, rt route) {
 	if !h.authorize(w, r, rt.name, "pull") {
 		return
 	}
-	if !h.hasLink(r.Context(), repo, d) {
+	if !h.meta.HasLink(r.Context(), repo, d) {
 		writeError(w, r, newError(codeBlobUnknown, "blob "+d.String()+" is not in "+rt.name))
 		return
 	}
@@ -125,7 +125,7 @@ func (h *Hub) serveBlob(w http.ResponseWriter, r *http.Request, rt route) {
 	hdr["Etag"] = []string{`"` + d.String() + `"`}
 	hdr["Content-Type"] = []string{"application/octet-stream"}
 	hdr["Cache-Control"] = []string{"max-age=31536000"}
-	if b, ok := h.small.get(d); ok {
+	if b, ok := h.blobs.Cached(d); ok {
 		serveBytes(w, r, b)
 		return
 	}
@@ -143,13 +143,13 @@ func (h *Hub) serveBlob(w http.ResponseWriter, r *http.Request, rt route) {
 		writeError(w, r, toAPIError(err, aboutBlob))
 		return
 	}
-	if size <= smallBlob {
+	if size <= cache.SmallBlob {
 		b := make([]byte, size)
 		if _, err := io.ReadFull(f, b); err != nil {
 			writeError(w, r, toAPIError(err, aboutBlob))
 			return
 		}
-		h.small.put(d, b)
+		h.blobs.Keep(d, b)
 		serveBytes(w, r, b)
 		return
 	}
@@ -170,18 +170,6 @@ func serveBytes(w http.ResponseWriter, r *http.Request, b []byte) {
 	if r.Method == http.MethodGet {
 		_, _ = w.Write(b)
 	}
-}
-
-// hasLink reports whether repo may serve d.
-func (h *Hub) hasLink(ctx context.Context, repo string, d digest.Digest) bool {
-	if h.links.has(repo, d) {
-		return true
-	}
-	if _, err := h.meta.BlobLink(ctx, repo, d); err != nil {
-		return false
-	}
-	h.links.add(repo, d)
-	return true
 }
 
 // --- uploads ---
@@ -389,7 +377,7 @@ func (h *Hub) mount(r *http.Request, repo string, d digest.Digest, from string) 
 	if from == "" || !validName(from) || h.decide(r, from, "pull").verdict != allowed {
 		return false
 	}
-	if !h.hasLink(r.Context(), canonical(from), d) {
+	if !h.meta.HasLink(r.Context(), canonical(from), d) {
 		return false
 	}
 	return h.linkBlob(r.Context(), repo, d) == nil
@@ -403,14 +391,7 @@ func (h *Hub) linkBlob(ctx context.Context, repo string, d digest.Digest) error 
 		return err
 	}
 	h.touched.touch(d)
-	if err := h.meta.LinkBlob(ctx, repo, d); err != nil {
-		return err
-	}
-	h.links.add(repo, d)
-	if _, known := h.repos.get(repo); !known {
-		h.refreshRepo(ctx, repo)
-	}
-	return nil
+	return h.meta.LinkBlob(ctx, repo, d)
 }
 
 // blobCreated answers 201 for a blob now in the repository.
@@ -453,7 +434,7 @@ func (h *Hub) serveTags(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	repo := canonical(rt.name)
-	if _, ok := h.repos.get(repo); !ok {
+	if _, ok := h.meta.Lookup(repo); !ok {
 		writeError(w, r, newError(codeNameUnknown, "repository "+rt.name+" is not known"))
 		return
 	}

@@ -63,7 +63,6 @@ func (h *Hub) seed(ctx context.Context, cfg SeedConfig) error {
 	if _, err := h.meta.UpdateRepo(ctx, WelcomeRepo, meta.RepoUpdate{Description: &desc, FullDescription: &full, Badge: &badge, Stars: &stars}); err != nil {
 		return err
 	}
-	h.refreshRepo(ctx, WelcomeRepo)
 	if marker != "" {
 		_ = os.WriteFile(marker, []byte(im.Digest.String()+"\n"), 0o644)
 	}
