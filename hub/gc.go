@@ -33,131 +33,182 @@ type GCStats struct {
 // the grace period: so a pusher that HEAD-checked a blob and skipped its
 // upload still finds it when the manifest arrives.
 func (h *Hub) CollectGarbage(ctx context.Context) (GCStats, error) {
-	var st GCStats
 	now := time.Now()
-	cutoff := now.Add(-h.cfg.GCGrace)
-	young := func(t time.Time) bool { return t.After(cutoff) }
-
-	type key struct {
-		repo string
-		d    digest.Digest
+	g := &collection{h: h, cutoff: now.Add(-h.cfg.GCGrace), manifests: map[gcKey]meta.Manifest{}}
+	steps := []func(context.Context) error{g.mark, g.sweepManifests, g.sweepLinks, g.sweepBlobs}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return g.st, err
+		}
 	}
-	manifests := map[key]meta.Manifest{}
-	referrers := map[key][]digest.Digest{}
+	g.sweepUploads(ctx, now.Add(-h.cfg.UploadMaxAge))
+	h.touched.prune(g.cutoff)
+	_ = h.meta.TrimChanges(ctx, now.Add(-time.Hour))
+	h.metrics.GCRuns.Inc()
+	h.metrics.GCBlobs.Add(float64(g.st.Blobs))
+	h.metrics.GCManifests.Add(float64(g.st.Manifests))
+	if st := g.st; st != (GCStats{}) {
+		h.log.Info("garbage collected", "manifests", st.Manifests, "links", st.Links, "blobs", st.Blobs, "uploads", st.Uploads, "duration", time.Since(now))
+	}
+	return g.st, nil
+}
+
+// collection is one run of the collector, step by step.
+type collection struct {
+	h      *Hub
+	cutoff time.Time
+	st     GCStats
+
+	manifests map[gcKey]meta.Manifest // every manifest, then the survivors
+	kept      map[gcKey]bool          // reachable from a tag
+	usedAny   map[digest.Digest]bool  // named by a surviving manifest anywhere
+	linked    map[digest.Digest]bool  // still linked by some repository
+}
+
+type gcKey struct {
+	repo string
+	d    digest.Digest
+}
+
+func (g *collection) young(t time.Time) bool { return t.After(g.cutoff) }
+
+func (g *collection) fresh(d digest.Digest) bool { return g.young(g.h.touched.last(d)) }
+
+// mark finds the manifests reachable from a tag: tagged ones, the children
+// of a kept index, the referrers of a kept manifest.
+func (g *collection) mark(ctx context.Context) error {
+	h := g.h
+	referrers := map[gcKey][]digest.Digest{}
 	if err := h.meta.WalkManifests(ctx, func(m meta.Manifest) error {
-		manifests[key{m.Repo, m.Digest}] = m
+		g.manifests[gcKey{m.Repo, m.Digest}] = m
 		if m.Subject != "" {
-			k := key{m.Repo, m.Subject}
+			k := gcKey{m.Repo, m.Subject}
 			referrers[k] = append(referrers[k], m.Digest)
 		}
 		return nil
 	}); err != nil {
-		return st, fmt.Errorf("gc: %w", err)
+		return fmt.Errorf("gc: %w", err)
 	}
-	kept := map[key]bool{}
-	var queue []key
-	keep := func(k key) {
-		if _, ok := manifests[k]; ok && !kept[k] {
-			kept[k] = true
+	g.kept = map[gcKey]bool{}
+	var queue []gcKey
+	keep := func(k gcKey) {
+		if _, ok := g.manifests[k]; ok && !g.kept[k] {
+			g.kept[k] = true
 			queue = append(queue, k)
 		}
 	}
-	if err := h.meta.WalkTags(ctx, func(t meta.Tag) error { keep(key{t.Repo, t.Digest}); return nil }); err != nil {
-		return st, fmt.Errorf("gc: %w", err)
+	if err := h.meta.WalkTags(ctx, func(t meta.Tag) error { keep(gcKey{t.Repo, t.Digest}); return nil }); err != nil {
+		return fmt.Errorf("gc: %w", err)
 	}
 	for len(queue) > 0 {
 		k := queue[0]
 		queue = queue[1:]
-		for _, c := range manifests[k].Children {
-			keep(key{k.repo, c})
+		for _, c := range g.manifests[k].Children {
+			keep(gcKey{k.repo, c})
 		}
 		for _, r := range referrers[k] {
-			keep(key{k.repo, r})
+			keep(gcKey{k.repo, r})
 		}
 	}
+	return nil
+}
 
-	// Unreachable manifests past the grace period go; a manifest pushed
-	// again since the walk has a new time and stays.
-	for k, m := range manifests {
-		if kept[k] || young(m.Pushed) {
+// sweepManifests deletes unreachable manifests past the grace period; a
+// manifest pushed again since the walk has a new time and stays.
+func (g *collection) sweepManifests(ctx context.Context) error {
+	h := g.h
+	for k, m := range g.manifests {
+		if g.kept[k] || g.young(m.Pushed) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
-			return st, err
+			return err
 		}
 		// Under the manifest's lock an index that names it cannot be
 		// pushed halfway through this check.
 		unlock := h.locks.lock(k.d)
 		cur, err := h.meta.Manifest(ctx, k.repo, k.d)
-		if err != nil || young(cur.Pushed) || h.tagged(ctx, k.repo, k.d) || h.referenced(ctx, k.repo, k.d) {
+		if err != nil || g.young(cur.Pushed) || h.tagged(ctx, k.repo, k.d) || h.referenced(ctx, k.repo, k.d) {
 			unlock()
 			continue
 		}
 		err = h.meta.DeleteManifest(ctx, k.repo, k.d)
 		unlock()
 		if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-			return st, fmt.Errorf("gc: %w", err)
+			return fmt.Errorf("gc: %w", err)
 		}
-		delete(manifests, k)
-		st.Manifests++
+		delete(g.manifests, k)
+		g.st.Manifests++
 	}
+	return nil
+}
 
-	// What the remaining manifests name, per repository and overall.
-	used := map[key]bool{}
-	usedAny := map[digest.Digest]bool{}
-	for k, m := range manifests {
-		used[k], usedAny[k.d] = true, true
+// sweepLinks removes repository links to blobs that no remaining manifest
+// there names, that are old and were not looked at lately.
+func (g *collection) sweepLinks(ctx context.Context) error {
+	h := g.h
+	used := map[gcKey]bool{}
+	g.usedAny = map[digest.Digest]bool{}
+	for k, m := range g.manifests {
+		used[k], g.usedAny[k.d] = true, true
 		for _, c := range m.Children {
-			used[key{k.repo, c}], usedAny[c] = true, true
+			used[gcKey{k.repo, c}], g.usedAny[c] = true, true
 		}
 	}
-	fresh := func(d digest.Digest) bool { return young(h.touched.last(d)) }
-	linked := map[digest.Digest]bool{}
+	g.linked = map[digest.Digest]bool{}
 	var stale []meta.BlobLink
 	if err := h.meta.WalkBlobLinks(ctx, func(l meta.BlobLink) error {
-		if used[key{l.Repo, l.Digest}] || young(l.Created) || fresh(l.Digest) {
-			linked[l.Digest] = true
+		if used[gcKey{l.Repo, l.Digest}] || g.young(l.Created) || g.fresh(l.Digest) {
+			g.linked[l.Digest] = true
 			return nil
 		}
 		stale = append(stale, l)
 		return nil
 	}); err != nil {
-		return st, fmt.Errorf("gc: %w", err)
+		return fmt.Errorf("gc: %w", err)
 	}
 	for _, l := range stale {
 		unlock := h.locks.lock(l.Digest)
 		cur, err := h.meta.BlobLink(ctx, l.Repo, l.Digest)
-		if err == nil && !young(cur.Created) && !fresh(l.Digest) && !h.referenced(ctx, l.Repo, l.Digest) {
+		if err == nil && !g.young(cur.Created) && !g.fresh(l.Digest) && !h.referenced(ctx, l.Repo, l.Digest) {
 			if err := h.meta.UnlinkBlob(ctx, l.Repo, l.Digest); err == nil {
-				st.Links++
+				g.st.Links++
 			}
 		} else if err == nil {
-			linked[l.Digest] = true
+			g.linked[l.Digest] = true
 		}
 		unlock()
 	}
+	return nil
+}
 
-	// Blobs nothing refers to, old and not looked at lately.
+// sweepBlobs deletes stored blobs nothing refers to, old and not looked at
+// lately.
+func (g *collection) sweepBlobs(ctx context.Context) error {
+	h := g.h
 	var doomed []blobs.Info
 	if err := h.blobs.Walk(ctx, func(b blobs.Info) error {
-		if !usedAny[b.Digest] && !linked[b.Digest] && !young(b.ModTime) && !fresh(b.Digest) {
+		if !g.usedAny[b.Digest] && !g.linked[b.Digest] && !g.young(b.ModTime) && !g.fresh(b.Digest) {
 			doomed = append(doomed, b)
 		}
 		return nil
 	}); err != nil {
-		return st, fmt.Errorf("gc: %w", err)
+		return fmt.Errorf("gc: %w", err)
 	}
 	for _, b := range doomed {
 		if err := ctx.Err(); err != nil {
-			return st, err
+			return err
 		}
-		if h.deleteBlobIfUnused(ctx, b.Digest, cutoff) {
-			st.Blobs++
+		if h.deleteBlobIfUnused(ctx, b.Digest, g.cutoff) {
+			g.st.Blobs++
 		}
 	}
+	return nil
+}
 
-	// Uploads idle for too long.
-	idle := now.Add(-h.cfg.UploadMaxAge)
+// sweepUploads cancels uploads idle since before idle.
+func (g *collection) sweepUploads(ctx context.Context, idle time.Time) {
+	h := g.h
 	var old []string
 	_ = h.blobs.WalkUploads(ctx, func(u blobs.UploadInfo) error {
 		if u.UpdatedAt.Before(idle) {
@@ -173,20 +224,10 @@ func (h *Hub) CollectGarbage(ctx context.Context) (GCStats, error) {
 			continue // in use, or gone
 		}
 		if u.Info().UpdatedAt.Before(idle) && u.Cancel(ctx) == nil {
-			st.Uploads++
+			g.st.Uploads++
 		}
 		u.Close()
 	}
-
-	h.touched.prune(cutoff)
-	_ = h.meta.TrimChanges(ctx, now.Add(-time.Hour))
-	h.metrics.GCRuns.Inc()
-	h.metrics.GCBlobs.Add(float64(st.Blobs))
-	h.metrics.GCManifests.Add(float64(st.Manifests))
-	if st != (GCStats{}) {
-		h.log.Info("garbage collected", "manifests", st.Manifests, "links", st.Links, "blobs", st.Blobs, "uploads", st.Uploads, "duration", time.Since(now))
-	}
-	return st, nil
 }
 
 // tagged reports whether any tag of repo points at d.
