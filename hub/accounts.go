@@ -7,6 +7,7 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/hub/meta"
+	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/image"
 )
 
@@ -21,7 +22,7 @@ func ValidateAccountName(name string) error {
 	if name == image.OfficialNamespace {
 		return fmt.Errorf("%q is the official namespace and cannot be an account: %w", name, errdefs.ErrInvalid)
 	}
-	if !accountRE.MatchString(name) || !validName(name) {
+	if !accountRE.MatchString(name) || !names.Valid(name) {
 		return fmt.Errorf("invalid account name %q: use 2 to 39 lowercase letters, digits and single '.', '_' or '-' between them: %w", name, errdefs.ErrInvalid)
 	}
 	return nil
@@ -69,7 +70,7 @@ func ValidateBadge(b string) error {
 // UpdateRepo changes a repository's description, badge, privacy or stars;
 // name may be short ("welcome").
 func UpdateRepo(ctx context.Context, m meta.Store, name string, u meta.RepoUpdate) (meta.Repo, error) {
-	if !validName(name) {
+	if !names.Valid(name) {
 		return meta.Repo{}, fmt.Errorf("invalid repository name %q: %w", name, errdefs.ErrInvalid)
 	}
 	if u.Badge != nil {
@@ -77,14 +78,14 @@ func UpdateRepo(ctx context.Context, m meta.Store, name string, u meta.RepoUpdat
 			return meta.Repo{}, err
 		}
 	}
-	return m.UpdateRepo(ctx, canonical(name), u)
+	return m.UpdateRepo(ctx, names.Canonical(name), u)
 }
 
 // CanonicalName is the stored form of a repository name.
-func CanonicalName(name string) string { return canonical(name) }
+func CanonicalName(name string) string { return names.Canonical(name) }
 
 // DisplayName is the listed form of a repository name.
-func DisplayName(name string) string { return displayName(name) }
+func DisplayName(name string) string { return names.Display(name) }
 
 // UpdateRepo is the package's UpdateRepo on the hub's own store, whose
 // caches see the change at once.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/hub/meta"
+	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/hub/search"
 	"github.com/berth-dev/berth/image"
 )
@@ -37,7 +38,7 @@ type RepoJSON struct {
 
 func repoJSON(r meta.Repo, full bool) RepoJSON {
 	j := RepoJSON{
-		Name: displayName(r.Name), Namespace: namespace(r.Name), Repository: r.Name, Description: r.Description,
+		Name: names.Display(r.Name), Namespace: names.Namespace(r.Name), Repository: r.Name, Description: r.Description,
 		Badge: r.Badge, IsOfficial: r.Badge == meta.BadgeOfficial, Stars: r.Stars, Pulls: r.Pulls, Private: r.Private, LastPushed: r.LastPushed,
 	}
 	if full {
@@ -141,7 +142,7 @@ func (h *Hub) apiUser(w http.ResponseWriter, r *http.Request, id identity) {
 		return
 	}
 	for i, s := range starred {
-		starred[i] = displayName(s)
+		starred[i] = names.Display(s)
 	}
 	orgs := id.orgs
 	if orgs == nil {
@@ -199,11 +200,11 @@ func (h *Hub) apiRepository(w http.ResponseWriter, r *http.Request, id identity,
 	} else if n, ok := strings.CutSuffix(rest, "/star"); ok {
 		name, sub = n, "star"
 	}
-	if !validName(name) {
+	if !names.Valid(name) {
 		jsonError(w, r, http.StatusBadRequest, "invalid repository name "+strconv.Quote(name))
 		return
 	}
-	repo := canonical(name)
+	repo := names.Canonical(name)
 	if r.Method == http.MethodPatch {
 		id = id.narrow("repository", repo, "push")
 	} else {
@@ -384,7 +385,7 @@ func (h *Hub) apiTags(w http.ResponseWriter, r *http.Request, rep meta.Repo, onl
 		writeJSON(w, r, http.StatusOK, out[0])
 		return
 	}
-	writeJSON(w, r, http.StatusOK, map[string]any{"name": displayName(rep.Name), "tags": out})
+	writeJSON(w, r, http.StatusOK, map[string]any{"name": names.Display(rep.Name), "tags": out})
 }
 
 func (h *Hub) describeTag(ctx context.Context, repo string, t meta.Tag) (TagJSON, error) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/hub/meta"
+	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/sbom"
 	"github.com/berth-dev/berth/vuln"
@@ -70,7 +71,7 @@ func (h *Hub) apiAnalysis(w http.ResponseWriter, r *http.Request, rep meta.Repo,
 		jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 		return
 	}
-	head := AnalysisJSON{Name: displayName(rep.Name), Repository: rep.Name, Tag: tag, Digest: m.Digest, Status: analysisPending}
+	head := AnalysisJSON{Name: names.Display(rep.Name), Repository: rep.Name, Tag: tag, Digest: m.Digest, Status: analysisPending}
 	if image.IsIndex(m.MediaType) {
 		d, platform, err := h.indexImage(r, m)
 		if err != nil {

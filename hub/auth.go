@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/hub/meta"
+	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/hub/token"
 )
 
@@ -155,14 +156,14 @@ func (h *Hub) canWrite(id identity, repo string) bool {
 	if id.user == "" {
 		return false
 	}
-	ns := namespace(repo)
+	ns := names.Namespace(repo)
 	return ns == id.user || slices.Contains(id.orgs, ns)
 }
 
 // canPull reports whether id may read the repository: public ones (and
 // ones not made yet) for everyone, private ones for who may write them.
 func (h *Hub) canPull(id identity, repo string) bool {
-	r, ok := h.meta.Lookup(canonical(repo))
+	r, ok := h.meta.Lookup(names.Canonical(repo))
 	if !ok || !r.Private {
 		return true
 	}
@@ -179,7 +180,7 @@ func (h *Hub) grant(id identity, a token.Access) []string {
 	}
 	switch a.Type {
 	case "repository":
-		if !validName(a.Name) {
+		if !names.Valid(a.Name) {
 			return nil
 		}
 		for _, act := range a.Actions {
@@ -256,7 +257,7 @@ func (h *Hub) decide(r *http.Request, name string, actions ...string) decision {
 	if h.cfg.Open {
 		return decision{}
 	}
-	repo := canonical(name)
+	repo := names.Canonical(name)
 	auth := r.Header.Get("Authorization")
 	var c *token.Claims
 	if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
@@ -427,7 +428,7 @@ func (h *Hub) serveToken(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if a.Type == "repository" {
-				a.Name = canonical(a.Name)
+				a.Name = names.Canonical(a.Name)
 			}
 			acts := h.grant(id, a)
 			if len(acts) == 0 {

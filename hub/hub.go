@@ -25,6 +25,7 @@ import (
 	"github.com/berth-dev/berth/hub/cache"
 	"github.com/berth-dev/berth/hub/meta"
 	"github.com/berth-dev/berth/hub/metrics"
+	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/hub/search"
 	"github.com/berth-dev/berth/hub/token"
 )
@@ -338,7 +339,7 @@ func (h *Hub) followChanges(ctx context.Context) {
 // indexRepo keeps the search index in step with the repository cache.
 func (h *Hub) indexRepo(name string, r meta.Repo, ok bool) {
 	if !ok {
-		h.index.Remove(displayName(name))
+		h.index.Remove(names.Display(name))
 		return
 	}
 	h.index.Put(searchEntry(r))
@@ -356,8 +357,8 @@ func (h *Hub) flushPulls(ctx context.Context) {
 
 func searchEntry(r meta.Repo) search.Entry {
 	return search.Entry{
-		Name: displayName(r.Name), Repo: r.Name, Description: r.Description,
+		Name: names.Display(r.Name), Repo: r.Name, Description: r.Description,
 		Stars: r.Stars, Pulls: r.Pulls, Badge: r.Badge, Private: r.Private,
-		Namespace: namespace(r.Name), LastPushed: r.LastPushed,
+		Namespace: names.Namespace(r.Name), LastPushed: r.LastPushed,
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/hub/cache"
 	"github.com/berth-dev/berth/hub/meta"
+	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/image"
 )
 
@@ -38,7 +39,7 @@ func (h *Hub) getManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	if !h.authorize(w, r, rt.name, "pull") {
 		return
 	}
-	repo := canonical(rt.name)
+	repo := names.Canonical(rt.name)
 	m, gen := h.meta.CachedManifest(repo, rt.ref)
 	if m == nil {
 		var err error
@@ -152,7 +153,7 @@ func (h *Hub) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 			return
 		}
 	}
-	m, err := h.PutManifest(r.Context(), canonical(rt.name), d, ct, body, tags...)
+	m, err := h.PutManifest(r.Context(), names.Canonical(rt.name), d, ct, body, tags...)
 	if err != nil {
 		writeError(w, r, toAPIError(err, aboutManifest))
 		return
@@ -267,7 +268,7 @@ func (h *Hub) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	ctx := r.Context()
-	repo := canonical(rt.name)
+	repo := names.Canonical(rt.name)
 	var err error
 	if isDigestRef(rt.ref) {
 		d, perr := image.ParseDigest(rt.ref)

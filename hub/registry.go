@@ -18,6 +18,7 @@ import (
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/hub/blobs"
 	"github.com/berth-dev/berth/hub/cache"
+	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/image"
 )
 
@@ -29,7 +30,7 @@ func (h *Hub) serveV2(w http.ResponseWriter, r *http.Request) string {
 		writeError(w, r, newError(codeNameUnknown, "no such endpoint"))
 		return "v2-unknown"
 	}
-	if rt.kind != "ping" && rt.kind != "catalog" && !validName(rt.name) {
+	if rt.kind != "ping" && rt.kind != "catalog" && !names.Valid(rt.name) {
 		writeError(w, r, newError(codeNameInvalid, fmt.Sprintf("invalid repository name %q", rt.name)))
 		return rt.kind
 	}
@@ -97,7 +98,7 @@ func (h *Hub) serveBlob(w http.ResponseWriter, r *http.Request, rt route) {
 		writeError(w, r, newError(codeDigestInvalid, err.Error()))
 		return
 	}
-	repo := canonical(rt.name)
+	repo := names.Canonical(rt.name)
 	if r.Method == http.MethodDelete {
 		if !h.authorize(w, r, rt.name, "delete") {
 			return
@@ -200,7 +201,7 @@ func (h *Hub) serveUpload(w http.ResponseWriter, r *http.Request, rt route) {
 	if !h.authorize(w, r, rt.name, need...) {
 		return
 	}
-	repo := canonical(rt.name)
+	repo := names.Canonical(rt.name)
 	u, err := h.blobs.Resume(r.Context(), rt.ref)
 	if err == nil && u.Info().Owner != repo {
 		u.Close()
@@ -323,7 +324,7 @@ func (h *Hub) startUpload(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	ctx := r.Context()
-	repo := canonical(rt.name)
+	repo := names.Canonical(rt.name)
 	q := r.URL.Query()
 	if m := q.Get("mount"); m != "" {
 		if d, err := image.ParseDigest(m); err == nil && h.mount(r, repo, d, q.Get("from")) {
@@ -374,10 +375,10 @@ func (h *Hub) mount(r *http.Request, repo string, d digest.Digest, from string) 
 		}
 		return h.linkBlob(r.Context(), repo, d) == nil
 	}
-	if from == "" || !validName(from) || h.decide(r, from, "pull").verdict != allowed {
+	if from == "" || !names.Valid(from) || h.decide(r, from, "pull").verdict != allowed {
 		return false
 	}
-	if !h.meta.HasLink(r.Context(), canonical(from), d) {
+	if !h.meta.HasLink(r.Context(), names.Canonical(from), d) {
 		return false
 	}
 	return h.linkBlob(r.Context(), repo, d) == nil
@@ -396,7 +397,7 @@ func (h *Hub) linkBlob(ctx context.Context, repo string, d digest.Digest) error 
 
 // blobCreated answers 201 for a blob now in the repository.
 func (h *Hub) blobCreated(w http.ResponseWriter, r *http.Request, name string, d digest.Digest) {
-	if err := h.linkBlob(r.Context(), canonical(name), d); err != nil {
+	if err := h.linkBlob(r.Context(), names.Canonical(name), d); err != nil {
 		writeError(w, r, toAPIError(err, aboutBlob))
 		return
 	}
@@ -433,7 +434,7 @@ func (h *Hub) serveTags(w http.ResponseWriter, r *http.Request, rt route) {
 		writeError(w, r, &apiError{code: errorCode{"PAGINATION_NUMBER_INVALID", http.StatusBadRequest}, msg: err.Error()})
 		return
 	}
-	repo := canonical(rt.name)
+	repo := names.Canonical(rt.name)
 	if _, ok := h.meta.Lookup(repo); !ok {
 		writeError(w, r, newError(codeNameUnknown, "repository "+rt.name+" is not known"))
 		return
@@ -521,7 +522,7 @@ func (h *Hub) serveReferrers(w http.ResponseWriter, r *http.Request, rt route) {
 		writeError(w, r, newError(codeDigestInvalid, err.Error()))
 		return
 	}
-	list, err := h.meta.Referrers(r.Context(), canonical(rt.name), d)
+	list, err := h.meta.Referrers(r.Context(), names.Canonical(rt.name), d)
 	if err != nil {
 		writeError(w, r, toAPIError(err, aboutManifest))
 		return

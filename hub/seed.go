@@ -11,6 +11,7 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/hub/meta"
+	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/hub/seed"
 )
 
@@ -73,7 +74,7 @@ func (h *Hub) seed(ctx context.Context, cfg SeedConfig) error {
 // PutImage stores a built image's blobs and manifest in repo (canonical or
 // short) and tags it. Seeding and tests use it.
 func (h *Hub) PutImage(ctx context.Context, repo string, im seed.Image, tags ...string) error {
-	repo = canonical(repo)
+	repo = names.Canonical(repo)
 	for _, b := range im.Blobs() {
 		if _, err := h.blobs.Put(ctx, b.Digest, bytes.NewReader(b.Data)); err != nil {
 			return fmt.Errorf("storing %s: %w", b.Digest, err)
