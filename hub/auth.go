@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/hub/errcode"
 	"github.com/berth-dev/berth/hub/meta"
 	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/hub/token"
@@ -307,7 +308,7 @@ func refuseThrottled(w http.ResponseWriter, r *http.Request, err error) bool {
 		return false
 	}
 	w.Header().Set("Retry-After", v)
-	writeError(w, r, newError(codeTooManyRequests, err.Error()))
+	errcode.Write(w, r, errcode.New(errcode.TooManyRequests, err.Error()))
 	return true
 }
 
@@ -331,7 +332,7 @@ func (h *Hub) challenge(w http.ResponseWriter, r *http.Request, name string, act
 		v += `,error="` + errCode + `"`
 	}
 	w.Header().Set("WWW-Authenticate", v)
-	writeError(w, r, newError(codeUnauthorized, msg))
+	errcode.Write(w, r, errcode.New(errcode.Unauthorized, msg))
 }
 
 // tokenResponse is what the token endpoint answers, in the shape of both
@@ -468,11 +469,11 @@ func tokenFailure(w http.ResponseWriter, err error) {
 	case errors.Is(err, errThrottled):
 		v, _ := retryAfter(err)
 		w.Header().Set("Retry-After", v)
-		tokenError(w, codeTooManyRequests.Status, codeTooManyRequests.Code, err.Error())
+		tokenError(w, errcode.TooManyRequests.Status, errcode.TooManyRequests.Value, err.Error())
 	case errors.Is(err, errdefs.ErrUnauthorized):
-		tokenError(w, http.StatusUnauthorized, codeUnauthorized.Code, err.Error())
+		tokenError(w, http.StatusUnauthorized, errcode.Unauthorized.Value, err.Error())
 	default:
-		tokenError(w, http.StatusInternalServerError, codeUnknown.Code, err.Error())
+		tokenError(w, http.StatusInternalServerError, errcode.Unknown.Value, err.Error())
 	}
 }
 
@@ -495,7 +496,7 @@ func grantFailure(w http.ResponseWriter, err error) {
 func tokenError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(errorBody{Errors: []errorEntry{{Code: code, Message: msg}}})
+	_ = json.NewEncoder(w).Encode(errcode.Body{Errors: []errcode.Entry{{Code: code, Message: msg}}})
 }
 
 func oauthError(w http.ResponseWriter, status int, code, msg string) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/hub/cache"
+	"github.com/berth-dev/berth/hub/errcode"
 	"github.com/berth-dev/berth/hub/meta"
 	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/image"
@@ -44,7 +45,7 @@ func (h *Hub) getManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	if m == nil {
 		var err error
 		if m, err = h.loadManifest(r.Context(), repo, rt.ref); err != nil {
-			writeError(w, r, toAPIError(err, aboutManifest))
+			errcode.Write(w, r, errcode.From(err, errcode.AboutManifest))
 			return
 		}
 		h.meta.KeepManifest(repo, rt.ref, gen, m)
@@ -70,11 +71,11 @@ func (h *Hub) loadManifest(ctx context.Context, repo, ref string) (*cache.Manife
 	if isDigestRef(ref) {
 		var err error
 		if d, err = image.ParseDigest(ref); err != nil {
-			return nil, newError(codeManifestUnknown, err.Error())
+			return nil, errcode.New(errcode.ManifestUnknown, err.Error())
 		}
 	} else {
 		if err := image.ValidateTag(ref); err != nil {
-			return nil, newError(codeManifestUnknown, err.Error())
+			return nil, errcode.New(errcode.ManifestUnknown, err.Error())
 		}
 		t, err := h.meta.Tag(ctx, repo, ref)
 		if err != nil {
@@ -120,11 +121,11 @@ func (h *Hub) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, image.MaxManifestSize+1))
 	if err != nil {
-		writeError(w, r, newError(codeManifestInvalid, err.Error()))
+		errcode.Write(w, r, errcode.New(errcode.ManifestInvalid, err.Error()))
 		return
 	}
 	if len(body) > image.MaxManifestSize {
-		writeError(w, r, &apiError{code: errorCode{"MANIFEST_INVALID", http.StatusRequestEntityTooLarge}, msg: fmt.Sprintf("a manifest may have at most %d bytes", image.MaxManifestSize)})
+		errcode.Write(w, r, errcode.New(errcode.ManifestTooBig, fmt.Sprintf("a manifest may have at most %d bytes", image.MaxManifestSize)))
 		return
 	}
 	ct := r.Header.Get("Content-Type")
@@ -136,11 +137,11 @@ func (h *Hub) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	if isDigestRef(rt.ref) {
 		want, err := image.ParseDigest(rt.ref)
 		if err != nil {
-			writeError(w, r, newError(codeDigestInvalid, err.Error()))
+			errcode.Write(w, r, errcode.New(errcode.DigestInvalid, err.Error()))
 			return
 		}
 		if d = want.Algorithm().FromBytes(body); d != want {
-			writeError(w, r, newError(codeDigestInvalid, fmt.Sprintf("the manifest hashes to %s, not %s", d, want)))
+			errcode.Write(w, r, errcode.New(errcode.DigestInvalid, fmt.Sprintf("the manifest hashes to %s, not %s", d, want)))
 			return
 		}
 	} else {
@@ -149,13 +150,13 @@ func (h *Hub) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	for _, t := range tags {
 		if err := image.ValidateTag(t); err != nil {
-			writeError(w, r, newError(codeManifestInvalid, err.Error()))
+			errcode.Write(w, r, errcode.New(errcode.ManifestInvalid, err.Error()))
 			return
 		}
 	}
 	m, err := h.PutManifest(r.Context(), names.Canonical(rt.name), d, ct, body, tags...)
 	if err != nil {
-		writeError(w, r, toAPIError(err, aboutManifest))
+		errcode.Write(w, r, errcode.From(err, errcode.AboutManifest))
 		return
 	}
 	hdr := w.Header()
@@ -234,8 +235,8 @@ func foreignLayer(d ocispec.Descriptor) bool {
 // the child: a manifest for an index, a linked and stored blob otherwise.
 func (h *Hub) checkChild(ctx context.Context, repo string, c ocispec.Descriptor, inIndex bool) error {
 	unknown := func() error {
-		e := newError(codeManifestBlobUnknown, "manifest references "+c.Digest.String()+", which is not in the repository")
-		e.detail = map[string]string{"digest": c.Digest.String()}
+		e := errcode.New(errcode.ManifestBlobUnknown, "manifest references "+c.Digest.String()+", which is not in the repository")
+		e.Detail = map[string]string{"digest": c.Digest.String()}
 		return e
 	}
 	if inIndex {
@@ -258,7 +259,7 @@ func (h *Hub) checkChild(ctx context.Context, repo string, c ocispec.Descriptor,
 		return err
 	}
 	if c.Size != info.Size {
-		return newError(codeManifestInvalid, fmt.Sprintf("descriptor of %s says %d bytes, the blob has %d", c.Digest, c.Size, info.Size))
+		return errcode.New(errcode.ManifestInvalid, fmt.Sprintf("descriptor of %s says %d bytes, the blob has %d", c.Digest, c.Size, info.Size))
 	}
 	return nil
 }
@@ -273,7 +274,7 @@ func (h *Hub) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	if isDigestRef(rt.ref) {
 		d, perr := image.ParseDigest(rt.ref)
 		if perr != nil {
-			writeError(w, r, newError(codeDigestInvalid, perr.Error()))
+			errcode.Write(w, r, errcode.New(errcode.DigestInvalid, perr.Error()))
 			return
 		}
 		err = h.meta.DeleteManifest(ctx, repo, d)
@@ -281,7 +282,7 @@ func (h *Hub) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) {
 		err = h.meta.DeleteTag(ctx, repo, rt.ref)
 	}
 	if err != nil {
-		writeError(w, r, toAPIError(err, aboutManifest))
+		errcode.Write(w, r, errcode.From(err, errcode.AboutManifest))
 		return
 	}
 	w.Header().Set("Content-Length", "0")

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/hub/blobs"
 	"github.com/berth-dev/berth/hub/cache"
+	"github.com/berth-dev/berth/hub/errcode"
 	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/image"
 )
@@ -27,11 +28,11 @@ func (h *Hub) serveV2(w http.ResponseWriter, r *http.Request) string {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	rt, ok := parseV2(r.URL.Path)
 	if !ok {
-		writeError(w, r, newError(codeNameUnknown, "no such endpoint"))
+		errcode.Write(w, r, errcode.New(errcode.NameUnknown, "no such endpoint"))
 		return "v2-unknown"
 	}
 	if rt.kind != "ping" && rt.kind != "catalog" && !names.Valid(rt.name) {
-		writeError(w, r, newError(codeNameInvalid, fmt.Sprintf("invalid repository name %q", rt.name)))
+		errcode.Write(w, r, errcode.New(errcode.NameInvalid, fmt.Sprintf("invalid repository name %q", rt.name)))
 		return rt.kind
 	}
 	switch rt.kind {
@@ -55,7 +56,7 @@ func (h *Hub) serveV2(w http.ResponseWriter, r *http.Request) string {
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 	w.Header().Set("Allow", allow)
-	writeError(w, r, newError(codeUnsupported, r.Method+" is not supported here"))
+	errcode.Write(w, r, errcode.New(errcode.Unsupported, r.Method+" is not supported here"))
 }
 
 func (h *Hub) servePing(w http.ResponseWriter, r *http.Request) {
@@ -95,7 +96,7 @@ func (h *Hub) serveBlob(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	d, err := image.ParseDigest(rt.ref)
 	if err != nil {
-		writeError(w, r, newError(codeDigestInvalid, err.Error()))
+		errcode.Write(w, r, errcode.New(errcode.DigestInvalid, err.Error()))
 		return
 	}
 	repo := names.Canonical(rt.name)
@@ -104,7 +105,7 @@ func (h *Hub) serveBlob(w http.ResponseWriter, r *http.Request, rt route) {
 			return
 		}
 		if err := h.meta.UnlinkBlob(r.Context(), repo, d); err != nil {
-			writeError(w, r, toAPIError(err, aboutBlob))
+			errcode.Write(w, r, errcode.From(err, errcode.AboutBlob))
 			return
 		}
 		w.Header().Set("Content-Length", "0")
@@ -115,7 +116,7 @@ func (h *Hub) serveBlob(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	if !h.meta.HasLink(r.Context(), repo, d) {
-		writeError(w, r, newError(codeBlobUnknown, "blob "+d.String()+" is not in "+rt.name))
+		errcode.Write(w, r, errcode.New(errcode.BlobUnknown, "blob "+d.String()+" is not in "+rt.name))
 		return
 	}
 	if r.Method == http.MethodHead {
@@ -132,7 +133,7 @@ func (h *Hub) serveBlob(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	f, err := h.blobs.Open(r.Context(), d)
 	if err != nil {
-		writeError(w, r, toAPIError(err, aboutBlob))
+		errcode.Write(w, r, errcode.From(err, errcode.AboutBlob))
 		return
 	}
 	defer f.Close()
@@ -141,13 +142,13 @@ func (h *Hub) serveBlob(w http.ResponseWriter, r *http.Request, rt route) {
 		_, err = f.Seek(0, io.SeekStart)
 	}
 	if err != nil {
-		writeError(w, r, toAPIError(err, aboutBlob))
+		errcode.Write(w, r, errcode.From(err, errcode.AboutBlob))
 		return
 	}
 	if size <= cache.SmallBlob {
 		b := make([]byte, size)
 		if _, err := io.ReadFull(f, b); err != nil {
-			writeError(w, r, toAPIError(err, aboutBlob))
+			errcode.Write(w, r, errcode.From(err, errcode.AboutBlob))
 			return
 		}
 		h.blobs.Keep(d, b)
@@ -208,7 +209,7 @@ func (h *Hub) serveUpload(w http.ResponseWriter, r *http.Request, rt route) {
 		err = fmt.Errorf("upload %s: %w", rt.ref, errdefs.ErrNotFound)
 	}
 	if err != nil {
-		writeError(w, r, toAPIError(err, aboutUpload))
+		errcode.Write(w, r, errcode.From(err, errcode.AboutUpload))
 		return
 	}
 	defer u.Close()
@@ -217,7 +218,7 @@ func (h *Hub) serveUpload(w http.ResponseWriter, r *http.Request, rt route) {
 		h.uploadStatus(w, rt.name, rt.ref, u.Info().Size, http.StatusNoContent)
 	case http.MethodDelete:
 		if err := u.Cancel(r.Context()); err != nil {
-			writeError(w, r, toAPIError(err, aboutUpload))
+			errcode.Write(w, r, errcode.From(err, errcode.AboutUpload))
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -229,14 +230,14 @@ func (h *Hub) serveUpload(w http.ResponseWriter, r *http.Request, rt route) {
 	case http.MethodPut:
 		d, err := image.ParseDigest(r.URL.Query().Get("digest"))
 		if err != nil {
-			writeError(w, r, newError(codeDigestInvalid, "the digest parameter is missing or invalid: "+err.Error()))
+			errcode.Write(w, r, errcode.New(errcode.DigestInvalid, "the digest parameter is missing or invalid: "+err.Error()))
 			return
 		}
 		if r.ContentLength != 0 && !h.appendChunk(w, r, rt, u) {
 			return
 		}
 		if _, err := u.Commit(r.Context(), d); err != nil {
-			writeError(w, r, toAPIError(err, aboutUpload))
+			errcode.Write(w, r, errcode.From(err, errcode.AboutUpload))
 			return
 		}
 		h.blobCreated(w, r, rt.name, d)
@@ -251,17 +252,17 @@ func (h *Hub) appendChunk(w http.ResponseWriter, r *http.Request, rt route, u bl
 		start, end, ok := parseContentRange(cr)
 		if !ok || start != size || (r.ContentLength >= 0 && end-start+1 != r.ContentLength) {
 			h.uploadStatus(w, rt.name, rt.ref, size, 0)
-			writeError(w, r, newError(codeRangeInvalid, fmt.Sprintf("Content-Range %q does not continue the upload at %d", cr, size)))
+			errcode.Write(w, r, errcode.New(errcode.RangeInvalid, fmt.Sprintf("Content-Range %q does not continue the upload at %d", cr, size)))
 			return false
 		}
 	}
 	n, err := u.Append(r.Context(), h.uploadBody(w, r))
 	if err != nil {
-		writeError(w, r, newError(codeBlobUploadInvalid, err.Error()))
+		errcode.Write(w, r, errcode.New(errcode.BlobUploadInvalid, err.Error()))
 		return false
 	}
 	if r.ContentLength >= 0 && n != r.ContentLength {
-		writeError(w, r, newError(codeSizeInvalid, fmt.Sprintf("received %d bytes, Content-Length said %d", n, r.ContentLength)))
+		errcode.Write(w, r, errcode.New(errcode.SizeInvalid, fmt.Sprintf("received %d bytes, Content-Length said %d", n, r.ContentLength)))
 		return false
 	}
 	return true
@@ -339,7 +340,7 @@ func (h *Hub) startUpload(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	u, err := h.blobs.NewUpload(ctx, repo)
 	if err != nil {
-		writeError(w, r, toAPIError(err, aboutUpload))
+		errcode.Write(w, r, errcode.From(err, errcode.AboutUpload))
 		return
 	}
 	defer u.Close()
@@ -347,16 +348,16 @@ func (h *Hub) startUpload(w http.ResponseWriter, r *http.Request, rt route) {
 		d, err := image.ParseDigest(ds)
 		if err != nil {
 			_ = u.Cancel(ctx)
-			writeError(w, r, newError(codeDigestInvalid, err.Error()))
+			errcode.Write(w, r, errcode.New(errcode.DigestInvalid, err.Error()))
 			return
 		}
 		if _, err := u.Append(ctx, h.uploadBody(w, r)); err != nil {
 			_ = u.Cancel(ctx)
-			writeError(w, r, newError(codeBlobUploadInvalid, err.Error()))
+			errcode.Write(w, r, errcode.New(errcode.BlobUploadInvalid, err.Error()))
 			return
 		}
 		if _, err := u.Commit(ctx, d); err != nil {
-			writeError(w, r, toAPIError(err, aboutUpload))
+			errcode.Write(w, r, errcode.From(err, errcode.AboutUpload))
 			return
 		}
 		h.blobCreated(w, r, rt.name, d)
@@ -398,7 +399,7 @@ func (h *Hub) linkBlob(ctx context.Context, repo string, d digest.Digest) error 
 // blobCreated answers 201 for a blob now in the repository.
 func (h *Hub) blobCreated(w http.ResponseWriter, r *http.Request, name string, d digest.Digest) {
 	if err := h.linkBlob(r.Context(), names.Canonical(name), d); err != nil {
-		writeError(w, r, toAPIError(err, aboutBlob))
+		errcode.Write(w, r, errcode.From(err, errcode.AboutBlob))
 		return
 	}
 	hdr := w.Header()
@@ -431,12 +432,12 @@ func (h *Hub) serveTags(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	n, last, err := pageParams(r)
 	if err != nil {
-		writeError(w, r, &apiError{code: errorCode{"PAGINATION_NUMBER_INVALID", http.StatusBadRequest}, msg: err.Error()})
+		errcode.Write(w, r, errcode.New(errcode.PaginationNumberInvalid, err.Error()))
 		return
 	}
 	repo := names.Canonical(rt.name)
 	if _, ok := h.meta.Lookup(repo); !ok {
-		writeError(w, r, newError(codeNameUnknown, "repository "+rt.name+" is not known"))
+		errcode.Write(w, r, errcode.New(errcode.NameUnknown, "repository "+rt.name+" is not known"))
 		return
 	}
 	tags := []string{}
@@ -447,7 +448,7 @@ func (h *Hub) serveTags(w http.ResponseWriter, r *http.Request, rt route) {
 		}
 		list, err := h.meta.Tags(r.Context(), repo, last, limit)
 		if err != nil {
-			writeError(w, r, toAPIError(err, aboutRepo))
+			errcode.Write(w, r, errcode.From(err, errcode.AboutRepo))
 			return
 		}
 		for _, t := range list {
@@ -478,7 +479,7 @@ func (h *Hub) serveCatalog(w http.ResponseWriter, r *http.Request) {
 	id = id.narrow("registry", "catalog", "*")
 	n, last, err := pageParams(r)
 	if err != nil {
-		writeError(w, r, &apiError{code: errorCode{"PAGINATION_NUMBER_INVALID", http.StatusBadRequest}, msg: err.Error()})
+		errcode.Write(w, r, errcode.New(errcode.PaginationNumberInvalid, err.Error()))
 		return
 	}
 	if n < 0 || n > 1000 {
@@ -488,7 +489,7 @@ func (h *Hub) serveCatalog(w http.ResponseWriter, r *http.Request) {
 	for n > 0 && len(repos) < n+1 {
 		names, err := h.meta.ListRepos(r.Context(), last, n+1)
 		if err != nil {
-			writeError(w, r, toAPIError(err, aboutRepo))
+			errcode.Write(w, r, errcode.From(err, errcode.AboutRepo))
 			return
 		}
 		for _, name := range names {
@@ -519,12 +520,12 @@ func (h *Hub) serveReferrers(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	d, err := image.ParseDigest(rt.ref)
 	if err != nil {
-		writeError(w, r, newError(codeDigestInvalid, err.Error()))
+		errcode.Write(w, r, errcode.New(errcode.DigestInvalid, err.Error()))
 		return
 	}
 	list, err := h.meta.Referrers(r.Context(), names.Canonical(rt.name), d)
 	if err != nil {
-		writeError(w, r, toAPIError(err, aboutManifest))
+		errcode.Write(w, r, errcode.From(err, errcode.AboutManifest))
 		return
 	}
 	at := r.URL.Query().Get("artifactType")
@@ -551,7 +552,7 @@ func (h *Hub) serveReferrers(w http.ResponseWriter, r *http.Request, rt route) {
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		writeError(w, r, newError(codeUnknown, err.Error()))
+		errcode.Write(w, r, errcode.New(errcode.Unknown, err.Error()))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
