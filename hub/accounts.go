@@ -3,9 +3,9 @@ package hub
 import (
 	"context"
 	"fmt"
-	"regexp"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/hub/access"
 	"github.com/berth-dev/berth/hub/meta"
 	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/image"
@@ -14,15 +14,13 @@ import (
 // Operator functions: what `berth hub user|org|repo` and tests call, on a
 // metadata store that a running hub may share (it follows the change log).
 
-var accountRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9]|[._-][a-z0-9]){1,38}$`)
-
 // ValidateAccountName checks a user or organisation name: 2 to 39 lowercase
 // letters, digits and single separators, usable as a repository namespace.
 func ValidateAccountName(name string) error {
 	if name == image.OfficialNamespace {
 		return fmt.Errorf("%q is the official namespace and cannot be an account: %w", name, errdefs.ErrInvalid)
 	}
-	if !accountRE.MatchString(name) || !names.Valid(name) {
+	if !names.ValidAccount(name) || !names.Valid(name) {
 		return fmt.Errorf("invalid account name %q: use 2 to 39 lowercase letters, digits and single '.', '_' or '-' between them: %w", name, errdefs.ErrInvalid)
 	}
 	return nil
@@ -57,6 +55,9 @@ func AddOrg(ctx context.Context, m meta.Store, name string) error {
 	}
 	return m.CreateOrg(ctx, name)
 }
+
+// HashPassword hashes a password for storing.
+func HashPassword(pw string) (string, error) { return access.HashPassword(pw) }
 
 // ValidateBadge checks a badge name ("" clears it).
 func ValidateBadge(b string) error {

@@ -12,6 +12,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/hub/access"
 	"github.com/berth-dev/berth/hub/meta"
 	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/hub/search"
@@ -55,9 +56,9 @@ func jsonError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 }
 
 func (h *Hub) serveAPI(w http.ResponseWriter, r *http.Request) {
-	id, err := h.requestIdentity(r)
+	id, err := h.access.Identify(r)
 	if err != nil {
-		jsonError(w, r, refusalStatus(w, err), err.Error())
+		jsonError(w, r, access.RefusalStatus(w, err), err.Error())
 		return
 	}
 	p := strings.TrimPrefix(r.URL.Path, "/api/v1/")
@@ -85,11 +86,11 @@ func onlyGet(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // apiSearch: GET /api/v1/search?q=&badge=&sort=&page=&page_size=&min_stars=
-func (h *Hub) apiSearch(w http.ResponseWriter, r *http.Request, id identity) {
+func (h *Hub) apiSearch(w http.ResponseWriter, r *http.Request, id access.Identity) {
 	if !onlyGet(w, r) {
 		return
 	}
-	id = id.narrow("registry", "catalog", "search")
+	id = id.Narrow("registry", "catalog", "search")
 	q := r.URL.Query()
 	badge := q.Get("badge")
 	if badge != "" {
@@ -128,15 +129,15 @@ func (h *Hub) apiSearch(w http.ResponseWriter, r *http.Request, id identity) {
 }
 
 // apiUser: GET /api/v1/user, who the credentials belong to.
-func (h *Hub) apiUser(w http.ResponseWriter, r *http.Request, id identity) {
+func (h *Hub) apiUser(w http.ResponseWriter, r *http.Request, id access.Identity) {
 	if !onlyGet(w, r) {
 		return
 	}
-	if id.user == "" {
+	if id.User == "" {
 		jsonError(w, r, http.StatusUnauthorized, "log in to see your account")
 		return
 	}
-	starred, err := h.meta.StarredBy(r.Context(), id.user)
+	starred, err := h.meta.StarredBy(r.Context(), id.User)
 	if err != nil {
 		jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 		return
@@ -144,20 +145,20 @@ func (h *Hub) apiUser(w http.ResponseWriter, r *http.Request, id identity) {
 	for i, s := range starred {
 		starred[i] = names.Display(s)
 	}
-	orgs := id.orgs
+	orgs := id.Orgs
 	if orgs == nil {
 		orgs = []string{}
 	}
-	writeJSON(w, r, http.StatusOK, map[string]any{"name": id.user, "admin": id.admin, "orgs": orgs, "starred": starred})
+	writeJSON(w, r, http.StatusOK, map[string]any{"name": id.User, "admin": id.Admin, "orgs": orgs, "starred": starred})
 }
 
 // apiNamespace: GET /api/v1/namespaces/NAME, a user's or organisation's
 // repositories (or library's, the official images).
-func (h *Hub) apiNamespace(w http.ResponseWriter, r *http.Request, id identity, ns string) {
+func (h *Hub) apiNamespace(w http.ResponseWriter, r *http.Request, id access.Identity, ns string) {
 	if !onlyGet(w, r) {
 		return
 	}
-	id = id.narrow("registry", "catalog", "search")
+	id = id.Narrow("registry", "catalog", "search")
 	ctx := r.Context()
 	kind := ""
 	members := []string{}
@@ -169,14 +170,14 @@ func (h *Hub) apiNamespace(w http.ResponseWriter, r *http.Request, id identity, 
 			kind = "user"
 		} else if ok, _ := h.meta.IsOrg(ctx, ns); ok {
 			kind = "organization"
-			if id.user != "" && (id.admin || h.canWrite(id, ns+"/x")) {
+			if id.User != "" && (id.Admin || h.access.CanWrite(id, ns+"/x")) {
 				members, _ = h.meta.Members(ctx, ns)
 			}
 		}
 	}
 	repos := []RepoJSON{}
 	for _, rep := range h.meta.InNamespace(ns) {
-		if rep.Private && !h.canWrite(id, rep.Name) {
+		if rep.Private && !h.access.CanWrite(id, rep.Name) {
 			continue
 		}
 		repos = append(repos, repoJSON(rep, false))
@@ -193,7 +194,7 @@ func (h *Hub) apiNamespace(w http.ResponseWriter, r *http.Request, id identity, 
 }
 
 // apiRepository: /api/v1/repositories/NAME[/tags[/TAG]|/star]
-func (h *Hub) apiRepository(w http.ResponseWriter, r *http.Request, id identity, rest string) {
+func (h *Hub) apiRepository(w http.ResponseWriter, r *http.Request, id access.Identity, rest string) {
 	name, sub := rest, ""
 	if i := strings.Index(rest, "/tags"); i > 0 && (len(rest) == i+5 || rest[i+5] == '/') {
 		name, sub = rest[:i], rest[i+1:]
@@ -206,12 +207,12 @@ func (h *Hub) apiRepository(w http.ResponseWriter, r *http.Request, id identity,
 	}
 	repo := names.Canonical(name)
 	if r.Method == http.MethodPatch {
-		id = id.narrow("repository", repo, "push")
+		id = id.Narrow("repository", repo, "push")
 	} else {
-		id = id.narrow("repository", repo, "pull")
+		id = id.Narrow("repository", repo, "pull")
 	}
 	rep, ok := h.meta.Lookup(repo)
-	if !ok || !h.canPull(id, repo) {
+	if !ok || !h.access.CanPull(id, repo) {
 		jsonError(w, r, http.StatusNotFound, "no repository "+name)
 		return
 	}
@@ -245,16 +246,16 @@ type RepoPatch struct {
 	Badge           *string `json:"badge"` // admins only
 }
 
-func (h *Hub) apiRepo(w http.ResponseWriter, r *http.Request, id identity, rep meta.Repo) {
+func (h *Hub) apiRepo(w http.ResponseWriter, r *http.Request, id access.Identity, rep meta.Repo) {
 	ctx := r.Context()
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodPatch:
-		if id.user == "" {
+		if id.User == "" {
 			jsonError(w, r, http.StatusUnauthorized, "log in to change a repository")
 			return
 		}
-		if !h.canWrite(id, rep.Name) {
+		if !h.access.CanWrite(id, rep.Name) {
 			jsonError(w, r, http.StatusForbidden, "only the repository's owners may change it")
 			return
 		}
@@ -263,7 +264,7 @@ func (h *Hub) apiRepo(w http.ResponseWriter, r *http.Request, id identity, rep m
 			jsonError(w, r, http.StatusBadRequest, "invalid JSON: "+err.Error())
 			return
 		}
-		if p.Badge != nil && !id.admin {
+		if p.Badge != nil && !id.Admin {
 			jsonError(w, r, http.StatusForbidden, "only operators set badges")
 			return
 		}
@@ -279,8 +280,8 @@ func (h *Hub) apiRepo(w http.ResponseWriter, r *http.Request, id identity, rep m
 		return
 	}
 	j := repoJSON(rep, true)
-	if id.user != "" {
-		s, err := h.meta.Starred(ctx, id.user, rep.Name)
+	if id.User != "" {
+		s, err := h.meta.Starred(ctx, id.User, rep.Name)
 		if err == nil {
 			j.Starred = &s
 		}
@@ -289,22 +290,22 @@ func (h *Hub) apiRepo(w http.ResponseWriter, r *http.Request, id identity, rep m
 }
 
 // apiStar: PUT stars, DELETE unstars; both answer the repository.
-func (h *Hub) apiStar(w http.ResponseWriter, r *http.Request, id identity, rep meta.Repo) {
+func (h *Hub) apiStar(w http.ResponseWriter, r *http.Request, id access.Identity, rep meta.Repo) {
 	ctx := r.Context()
 	var err error
 	switch r.Method {
 	case http.MethodPut, http.MethodPost:
-		if id.user == "" {
+		if id.User == "" {
 			jsonError(w, r, http.StatusUnauthorized, "log in to star a repository")
 			return
 		}
-		err = h.meta.Star(ctx, id.user, rep.Name)
+		err = h.meta.Star(ctx, id.User, rep.Name)
 	case http.MethodDelete:
-		if id.user == "" {
+		if id.User == "" {
 			jsonError(w, r, http.StatusUnauthorized, "log in to unstar a repository")
 			return
 		}
-		err = h.meta.Unstar(ctx, id.user, rep.Name)
+		err = h.meta.Unstar(ctx, id.User, rep.Name)
 	default:
 		w.Header().Set("Allow", "PUT, DELETE")
 		jsonError(w, r, http.StatusMethodNotAllowed, "use PUT to star, DELETE to unstar")

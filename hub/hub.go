@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-dev/berth/hub/access"
 	"github.com/berth-dev/berth/hub/blobs"
 	"github.com/berth-dev/berth/hub/cache"
 	"github.com/berth-dev/berth/hub/meta"
@@ -105,13 +106,12 @@ type Hub struct {
 	index   *search.Index
 	metrics *metrics.Metrics
 
-	locks     digestLocks
-	touched   touchMap
-	pulls     pullCounter
-	passwords passwordCache
-	signIns   *signInLimiter
-	analysis  *analyser
-	web       webPages
+	locks    digestLocks
+	touched  touchMap
+	pulls    pullCounter
+	access   *access.Controller
+	analysis *analyser
+	web      webPages
 
 	ownMeta  bool
 	changeMu sync.Mutex
@@ -133,10 +133,16 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		index: search.New(), seeded: make(chan struct{}),
 	}
 	h.metrics = metrics.New(h.index.Len)
-	h.signIns = newSignInLimiter(cfg, cfg.Logger)
 	if err := h.open(ctx); err != nil {
 		return nil, err
 	}
+	h.access = access.New(access.Config{
+		Open: cfg.Open, Realm: h.realm, Service: h.service,
+		TokenTTL: cfg.TokenTTL, RefreshTTL: cfg.RefreshTTL,
+		SignInFailures: cfg.SignInFailures, SignInFailuresPerIP: cfg.SignInFailuresPerIP,
+		SignInWindow: cfg.SignInWindow, SignInBackoff: cfg.SignInBackoff,
+		Logger: cfg.Logger, PasswordChecks: h.metrics.PasswordChecks, SignInRefusals: h.metrics.SignInRefusals,
+	}, h.meta, h.tokens)
 	h.start()
 	return h, nil
 }
@@ -326,7 +332,7 @@ func (h *Hub) followChanges(ctx context.Context) {
 		for _, c := range cs {
 			h.meta.Apply(ctx, c)
 			if c.Kind == meta.ChangeAccount {
-				h.passwords.forget(c.Name)
+				h.access.AccountChanged(c.Name)
 			}
 			h.lastSeq = c.Seq
 		}

@@ -37,7 +37,7 @@ func (h *Hub) serveManifest(w http.ResponseWriter, r *http.Request, rt route) {
 func isDigestRef(ref string) bool { return strings.Contains(ref, ":") }
 
 func (h *Hub) getManifest(w http.ResponseWriter, r *http.Request, rt route) {
-	if !h.authorize(w, r, rt.name, "pull") {
+	if !h.access.Authorize(w, r, rt.name, "pull") {
 		return
 	}
 	repo := names.Canonical(rt.name)
@@ -116,7 +116,7 @@ func (h *Hub) readBlob(ctx context.Context, d digest.Digest) ([]byte, error) {
 }
 
 func (h *Hub) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
-	if !h.authorize(w, r, rt.name, "pull", "push") {
+	if !h.access.Authorize(w, r, rt.name, "pull", "push") {
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, image.MaxManifestSize+1))
@@ -265,7 +265,7 @@ func (h *Hub) checkChild(ctx context.Context, repo string, c ocispec.Descriptor,
 }
 
 func (h *Hub) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) {
-	if !h.authorize(w, r, rt.name, "delete") {
+	if !h.access.Authorize(w, r, rt.name, "delete") {
 		return
 	}
 	ctx := r.Context()

@@ -16,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/hub/access"
 	"github.com/berth-dev/berth/hub/blobs"
 	"github.com/berth-dev/berth/hub/cache"
 	"github.com/berth-dev/berth/hub/errcode"
@@ -65,16 +66,16 @@ func (h *Hub) servePing(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.cfg.Open {
-		id, err := h.requestIdentity(r)
-		if refuseThrottled(w, r, err) {
+		id, err := h.access.Identify(r)
+		if access.RefuseThrottled(w, r, err) {
 			return
 		}
-		if err != nil || (id.user == "" && !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ")) {
+		if err != nil || (id.User == "" && !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ")) {
 			msg := "authentication required"
 			if err != nil {
 				msg = err.Error()
 			}
-			h.challenge(w, r, "", nil, "", msg)
+			h.access.Challenge(w, r, "", nil, "", msg)
 			return
 		}
 	}
@@ -101,7 +102,7 @@ func (h *Hub) serveBlob(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	repo := names.Canonical(rt.name)
 	if r.Method == http.MethodDelete {
-		if !h.authorize(w, r, rt.name, "delete") {
+		if !h.access.Authorize(w, r, rt.name, "delete") {
 			return
 		}
 		if err := h.meta.UnlinkBlob(r.Context(), repo, d); err != nil {
@@ -112,7 +113,7 @@ func (h *Hub) serveBlob(w http.ResponseWriter, r *http.Request, rt route) {
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	if !h.authorize(w, r, rt.name, "pull") {
+	if !h.access.Authorize(w, r, rt.name, "pull") {
 		return
 	}
 	if !h.meta.HasLink(r.Context(), repo, d) {
@@ -199,7 +200,7 @@ func (h *Hub) serveUpload(w http.ResponseWriter, r *http.Request, rt route) {
 		methodNotAllowed(w, r, "GET, PATCH, PUT, DELETE")
 		return
 	}
-	if !h.authorize(w, r, rt.name, need...) {
+	if !h.access.Authorize(w, r, rt.name, need...) {
 		return
 	}
 	repo := names.Canonical(rt.name)
@@ -321,7 +322,7 @@ func (h *Hub) uploadStatus(w http.ResponseWriter, name, id string, size int64, s
 }
 
 func (h *Hub) startUpload(w http.ResponseWriter, r *http.Request, rt route) {
-	if !h.authorize(w, r, rt.name, "pull", "push") {
+	if !h.access.Authorize(w, r, rt.name, "pull", "push") {
 		return
 	}
 	ctx := r.Context()
@@ -376,7 +377,7 @@ func (h *Hub) mount(r *http.Request, repo string, d digest.Digest, from string) 
 		}
 		return h.linkBlob(r.Context(), repo, d) == nil
 	}
-	if from == "" || !names.Valid(from) || h.decide(r, from, "pull").verdict != allowed {
+	if from == "" || !names.Valid(from) || !h.access.Allowed(r, from, "pull") {
 		return false
 	}
 	if !h.meta.HasLink(r.Context(), names.Canonical(from), d) {
@@ -427,7 +428,7 @@ func (h *Hub) serveTags(w http.ResponseWriter, r *http.Request, rt route) {
 		methodNotAllowed(w, r, "GET")
 		return
 	}
-	if !h.authorize(w, r, rt.name, "pull") {
+	if !h.access.Authorize(w, r, rt.name, "pull") {
 		return
 	}
 	n, last, err := pageParams(r)
@@ -468,15 +469,15 @@ func (h *Hub) serveCatalog(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, r, "GET")
 		return
 	}
-	id, err := h.requestIdentity(r)
-	if refuseThrottled(w, r, err) {
+	id, err := h.access.Identify(r)
+	if access.RefuseThrottled(w, r, err) {
 		return
 	}
 	if err != nil {
-		h.challenge(w, r, "", nil, "invalid_token", err.Error())
+		h.access.Challenge(w, r, "", nil, "invalid_token", err.Error())
 		return
 	}
-	id = id.narrow("registry", "catalog", "*")
+	id = id.Narrow("registry", "catalog", "*")
 	n, last, err := pageParams(r)
 	if err != nil {
 		errcode.Write(w, r, errcode.New(errcode.PaginationNumberInvalid, err.Error()))
@@ -493,7 +494,7 @@ func (h *Hub) serveCatalog(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, name := range names {
-			if h.canPull(id, name) {
+			if h.access.CanPull(id, name) {
 				repos = append(repos, name)
 			}
 			last = name
@@ -515,7 +516,7 @@ func (h *Hub) serveReferrers(w http.ResponseWriter, r *http.Request, rt route) {
 		methodNotAllowed(w, r, "GET")
 		return
 	}
-	if !h.authorize(w, r, rt.name, "pull") {
+	if !h.access.Authorize(w, r, rt.name, "pull") {
 		return
 	}
 	d, err := image.ParseDigest(rt.ref)

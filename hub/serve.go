@@ -19,10 +19,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		kind = h.serveV2(sw, r)
 	case p == "/token":
 		kind = "token"
-		h.serveToken(sw, r)
+		h.access.ServeToken(sw, r)
 	case p == "/token/revoke":
 		kind = "token"
-		h.serveRevoke(sw, r)
+		h.access.ServeRevoke(sw, r)
 	case strings.HasPrefix(p, "/v1/"):
 		kind = "v1"
 		h.serveV1(sw, r)

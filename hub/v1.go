@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-dev/berth/hub/access"
 	"github.com/berth-dev/berth/hub/search"
 )
 
@@ -47,9 +48,9 @@ type v1Response struct {
 }
 
 func (h *Hub) serveV1Search(w http.ResponseWriter, r *http.Request) {
-	id, err := h.requestIdentity(r)
+	id, err := h.access.Identify(r)
 	if err != nil {
-		if status := refusalStatus(w, err); status != http.StatusUnauthorized {
+		if status := access.RefusalStatus(w, err); status != http.StatusUnauthorized {
 			writeJSON(w, r, status, map[string]string{"error": err.Error()})
 			return
 		}
@@ -57,7 +58,7 @@ func (h *Hub) serveV1Search(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, r, http.StatusUnauthorized, map[string]string{"error": err.Error()})
 		return
 	}
-	id = id.narrow("registry", "catalog", "search")
+	id = id.Narrow("registry", "catalog", "search")
 	q := r.URL.Query()
 	n := atoiRange(q.Get("n"), 25, 1, 100)
 	page := atoiRange(q.Get("page"), 1, 1, 1<<20)
@@ -74,8 +75,8 @@ func (h *Hub) serveV1Search(w http.ResponseWriter, r *http.Request) {
 
 // search runs a query as id sees the hub: private repositories only where
 // id may pull.
-func (h *Hub) search(id identity, q search.Query) search.Result {
-	q.Visible = func(e search.Entry) bool { return h.canWrite(id, e.Repo) }
+func (h *Hub) search(id access.Identity, q search.Query) search.Result {
+	q.Visible = func(e search.Entry) bool { return h.access.CanWrite(id, e.Repo) }
 	return h.index.Search(q)
 }
 

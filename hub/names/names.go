@@ -14,6 +14,13 @@ import (
 // nameRE is the spec's repository name grammar.
 var nameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
 
+// accountRE is the grammar of user and organisation names.
+var accountRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9]|[._-][a-z0-9]){1,38}$`)
+
+// ValidAccount reports whether name is 2 to 39 lowercase letters, digits
+// and single separators: a user or organisation name.
+func ValidAccount(name string) bool { return accountRE.MatchString(name) }
+
 // Valid reports whether name follows the spec's grammar and length.
 func Valid(name string) bool { return len(name) <= 255 && nameRE.MatchString(name) }
 
