@@ -168,7 +168,7 @@ func (a *analyser) analyse(ctx context.Context, j analysisJob) (meta.Analysis, i
 	failed := func(err error) (meta.Analysis, int) {
 		return meta.Analysis{Status: meta.AnalysisFailed, Error: err.Error()}, 0
 	}
-	body, err := a.h.readBlob(ctx, j.digest)
+	body, err := a.h.blobs.ReadAll(ctx, j.digest)
 	if err != nil {
 		return failed(fmt.Errorf("reading the manifest: %w", err))
 	}
@@ -183,7 +183,7 @@ func (a *analyser) analyse(ctx context.Context, j analysisJob) (meta.Analysis, i
 	if !image.IsConfig(m.Config.MediaType) {
 		return meta.Analysis{Status: meta.AnalysisSkipped, Error: "not a container image (config " + m.Config.MediaType + ")"}, 0
 	}
-	raw, err := a.h.readBlob(ctx, m.Config.Digest)
+	raw, err := a.h.blobs.ReadAll(ctx, m.Config.Digest)
 	if err != nil {
 		return failed(fmt.Errorf("reading the config: %w", err))
 	}

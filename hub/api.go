@@ -395,7 +395,7 @@ func (h *Hub) describeTag(ctx context.Context, repo string, t meta.Tag) (TagJSON
 		return TagJSON{}, err
 	}
 	tj := TagJSON{Name: t.Name, Digest: t.Digest, MediaType: m.MediaType, Size: m.Size, Updated: t.Updated, Images: []PlatformJSON{}}
-	body, err := h.readBlob(ctx, t.Digest)
+	body, err := h.blobs.ReadAll(ctx, t.Digest)
 	if err != nil {
 		return TagJSON{}, err
 	}
@@ -408,7 +408,7 @@ func (h *Hub) describeTag(ctx context.Context, repo string, t meta.Tag) (TagJSON
 			if i >= 32 || !image.IsManifest(d.MediaType) {
 				continue
 			}
-			b, err := h.readBlob(ctx, d.Digest)
+			b, err := h.blobs.ReadAll(ctx, d.Digest)
 			if err != nil {
 				continue
 			}
@@ -445,7 +445,7 @@ func (h *Hub) describeImage(ctx context.Context, d digest.Digest, m *ocispec.Man
 		}
 		return pj, nil
 	}
-	b, err := h.readBlob(ctx, m.Config.Digest)
+	b, err := h.blobs.ReadAll(ctx, m.Config.Digest)
 	if err != nil {
 		return pj, err
 	}
@@ -468,4 +468,18 @@ func (h *Hub) describeImage(ctx context.Context, d digest.Digest, m *ocispec.Man
 		}
 	}
 	return pj, nil
+}
+
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		jsonError(w, r, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(append(b, '\n'))
+	}
 }

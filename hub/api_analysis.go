@@ -138,7 +138,7 @@ func (h *Hub) apiAnalysis(w http.ResponseWriter, r *http.Request, rep meta.Repo,
 
 // indexImage picks the image of an index the request asks for.
 func (h *Hub) indexImage(r *http.Request, m meta.Manifest) (digest.Digest, string, error) {
-	body, err := h.readBlob(r.Context(), m.Digest)
+	body, err := h.blobs.ReadAll(r.Context(), m.Digest)
 	if err != nil {
 		return "", "", err
 	}

@@ -21,12 +21,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/berth-dev/berth/hub/access"
 	"github.com/berth-dev/berth/hub/blobs"
 	"github.com/berth-dev/berth/hub/cache"
 	"github.com/berth-dev/berth/hub/meta"
 	"github.com/berth-dev/berth/hub/metrics"
 	"github.com/berth-dev/berth/hub/names"
+	"github.com/berth-dev/berth/hub/registry"
 	"github.com/berth-dev/berth/hub/search"
 	"github.com/berth-dev/berth/hub/token"
 )
@@ -106,10 +109,8 @@ type Hub struct {
 	index   *search.Index
 	metrics *metrics.Metrics
 
-	locks    digestLocks
-	touched  touchMap
-	pulls    pullCounter
 	access   *access.Controller
+	registry *registry.Registry
 	analysis *analyser
 	web      webPages
 
@@ -143,6 +144,11 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		SignInWindow: cfg.SignInWindow, SignInBackoff: cfg.SignInBackoff,
 		Logger: cfg.Logger, PasswordChecks: h.metrics.PasswordChecks, SignInRefusals: h.metrics.SignInRefusals,
 	}, h.meta, h.tokens)
+	h.registry = registry.New(registry.Config{
+		Open: cfg.Open, UploadIdleTimeout: cfg.UploadIdleTimeout,
+		GCGrace: cfg.GCGrace, UploadMaxAge: cfg.UploadMaxAge, Logger: cfg.Logger,
+		OnManifest: func(m meta.Manifest) { h.analysis.enqueue(m) },
+	}, h.meta, h.blobs, h.access)
 	h.start()
 	return h, nil
 }
@@ -352,13 +358,32 @@ func (h *Hub) indexRepo(name string, r meta.Repo, ok bool) {
 }
 
 func (h *Hub) flushPulls(ctx context.Context) {
-	counts := h.pulls.take()
-	if len(counts) == 0 {
-		return
-	}
-	if err := h.meta.AddPulls(ctx, counts); err != nil {
+	if err := h.registry.FlushPulls(ctx); err != nil {
 		h.log.Warn("saving pull counts", "err", err)
 	}
+}
+
+// GCStats says what a collection removed.
+type GCStats = registry.GCStats
+
+// CollectGarbage removes content that is unreachable and older than the
+// grace period, while pushes and pulls go on (see the registry package).
+func (h *Hub) CollectGarbage(ctx context.Context) (GCStats, error) {
+	st, err := h.registry.CollectGarbage(ctx)
+	if err != nil {
+		return st, err
+	}
+	h.metrics.GCRuns.Inc()
+	h.metrics.GCBlobs.Add(float64(st.Blobs))
+	h.metrics.GCManifests.Add(float64(st.Manifests))
+	return st, nil
+}
+
+// PutManifest stores a manifest in repo (a canonical name) after checking
+// that what it names is there, and points the tags at it: what a manifest
+// PUT does, and what seeding and tests use to put images in.
+func (h *Hub) PutManifest(ctx context.Context, repo string, d digest.Digest, mediaType string, body []byte, tags ...string) (meta.Manifest, error) {
+	return h.registry.PutManifest(ctx, repo, d, mediaType, body, tags...)
 }
 
 func searchEntry(r meta.Repo) search.Entry {

@@ -79,7 +79,7 @@ func (h *Hub) PutImage(ctx context.Context, repo string, im seed.Image, tags ...
 		if _, err := h.blobs.Put(ctx, b.Digest, bytes.NewReader(b.Data)); err != nil {
 			return fmt.Errorf("storing %s: %w", b.Digest, err)
 		}
-		if err := h.linkBlob(ctx, repo, b.Digest); err != nil {
+		if err := h.registry.LinkBlob(ctx, repo, b.Digest); err != nil {
 			return err
 		}
 	}

@@ -16,7 +16,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	kind := "other"
 	switch {
 	case p == "/v2" || strings.HasPrefix(p, "/v2/"):
-		kind = h.serveV2(sw, r)
+		kind = h.registry.Serve(sw, r)
 	case p == "/token":
 		kind = "token"
 		h.access.ServeToken(sw, r)

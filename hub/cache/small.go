@@ -2,11 +2,15 @@ package cache
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/hub/blobs"
+	"github.com/berth-dev/berth/image"
 )
 
 // blobCache keeps small blobs (configs, small layers, manifests) in memory,
@@ -95,4 +99,26 @@ func (b *Blobs) Delete(ctx context.Context, d digest.Digest) error {
 		b.small.remove(d)
 	}
 	return err
+}
+
+// ReadAll reads a whole blob of at most image.MaxManifestSize bytes (a
+// manifest, a config) through memory.
+func (b *Blobs) ReadAll(ctx context.Context, d digest.Digest) ([]byte, error) {
+	if data, ok := b.small.get(d); ok {
+		return data, nil
+	}
+	f, err := b.Store.Open(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, image.MaxManifestSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > image.MaxManifestSize {
+		return nil, fmt.Errorf("blob %s is too big to read whole: %w", d, errdefs.ErrInvalid)
+	}
+	b.small.put(d, data)
+	return data, nil
 }

@@ -1,4 +1,4 @@
-package hub
+package registry
 
 import (
 	"context"
@@ -32,30 +32,27 @@ type GCStats struct {
 // and the link or a look at the blob (HEAD, mount, upload) is younger than
 // the grace period: so a pusher that HEAD-checked a blob and skipped its
 // upload still finds it when the manifest arrives.
-func (h *Hub) CollectGarbage(ctx context.Context) (GCStats, error) {
+func (reg *Registry) CollectGarbage(ctx context.Context) (GCStats, error) {
 	now := time.Now()
-	g := &collection{h: h, cutoff: now.Add(-h.cfg.GCGrace), manifests: map[gcKey]meta.Manifest{}}
+	g := &collection{reg: reg, cutoff: now.Add(-reg.cfg.GCGrace), manifests: map[gcKey]meta.Manifest{}}
 	steps := []func(context.Context) error{g.mark, g.sweepManifests, g.sweepLinks, g.sweepBlobs}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return g.st, err
 		}
 	}
-	g.sweepUploads(ctx, now.Add(-h.cfg.UploadMaxAge))
-	h.touched.prune(g.cutoff)
-	_ = h.meta.TrimChanges(ctx, now.Add(-time.Hour))
-	h.metrics.GCRuns.Inc()
-	h.metrics.GCBlobs.Add(float64(g.st.Blobs))
-	h.metrics.GCManifests.Add(float64(g.st.Manifests))
+	g.sweepUploads(ctx, now.Add(-reg.cfg.UploadMaxAge))
+	reg.touched.prune(g.cutoff)
+	_ = reg.meta.TrimChanges(ctx, now.Add(-time.Hour))
 	if st := g.st; st != (GCStats{}) {
-		h.log.Info("garbage collected", "manifests", st.Manifests, "links", st.Links, "blobs", st.Blobs, "uploads", st.Uploads, "duration", time.Since(now))
+		reg.log.Info("garbage collected", "manifests", st.Manifests, "links", st.Links, "blobs", st.Blobs, "uploads", st.Uploads, "duration", time.Since(now))
 	}
 	return g.st, nil
 }
 
 // collection is one run of the collector, step by step.
 type collection struct {
-	h      *Hub
+	reg    *Registry
 	cutoff time.Time
 	st     GCStats
 
@@ -72,14 +69,14 @@ type gcKey struct {
 
 func (g *collection) young(t time.Time) bool { return t.After(g.cutoff) }
 
-func (g *collection) fresh(d digest.Digest) bool { return g.young(g.h.touched.last(d)) }
+func (g *collection) fresh(d digest.Digest) bool { return g.young(g.reg.touched.last(d)) }
 
 // mark finds the manifests reachable from a tag: tagged ones, the children
 // of a kept index, the referrers of a kept manifest.
 func (g *collection) mark(ctx context.Context) error {
-	h := g.h
+	reg := g.reg
 	referrers := map[gcKey][]digest.Digest{}
-	if err := h.meta.WalkManifests(ctx, func(m meta.Manifest) error {
+	if err := reg.meta.WalkManifests(ctx, func(m meta.Manifest) error {
 		g.manifests[gcKey{m.Repo, m.Digest}] = m
 		if m.Subject != "" {
 			k := gcKey{m.Repo, m.Subject}
@@ -97,7 +94,7 @@ func (g *collection) mark(ctx context.Context) error {
 			queue = append(queue, k)
 		}
 	}
-	if err := h.meta.WalkTags(ctx, func(t meta.Tag) error { keep(gcKey{t.Repo, t.Digest}); return nil }); err != nil {
+	if err := reg.meta.WalkTags(ctx, func(t meta.Tag) error { keep(gcKey{t.Repo, t.Digest}); return nil }); err != nil {
 		return fmt.Errorf("gc: %w", err)
 	}
 	for len(queue) > 0 {
@@ -116,7 +113,7 @@ func (g *collection) mark(ctx context.Context) error {
 // sweepManifests deletes unreachable manifests past the grace period; a
 // manifest pushed again since the walk has a new time and stays.
 func (g *collection) sweepManifests(ctx context.Context) error {
-	h := g.h
+	reg := g.reg
 	for k, m := range g.manifests {
 		if g.kept[k] || g.young(m.Pushed) {
 			continue
@@ -126,13 +123,13 @@ func (g *collection) sweepManifests(ctx context.Context) error {
 		}
 		// Under the manifest's lock an index that names it cannot be
 		// pushed halfway through this check.
-		unlock := h.locks.lock(k.d)
-		cur, err := h.meta.Manifest(ctx, k.repo, k.d)
-		if err != nil || g.young(cur.Pushed) || h.tagged(ctx, k.repo, k.d) || h.referenced(ctx, k.repo, k.d) {
+		unlock := reg.locks.lock(k.d)
+		cur, err := reg.meta.Manifest(ctx, k.repo, k.d)
+		if err != nil || g.young(cur.Pushed) || reg.tagged(ctx, k.repo, k.d) || reg.referenced(ctx, k.repo, k.d) {
 			unlock()
 			continue
 		}
-		err = h.meta.DeleteManifest(ctx, k.repo, k.d)
+		err = reg.meta.DeleteManifest(ctx, k.repo, k.d)
 		unlock()
 		if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			return fmt.Errorf("gc: %w", err)
@@ -146,7 +143,7 @@ func (g *collection) sweepManifests(ctx context.Context) error {
 // sweepLinks removes repository links to blobs that no remaining manifest
 // there names, that are old and were not looked at lately.
 func (g *collection) sweepLinks(ctx context.Context) error {
-	h := g.h
+	reg := g.reg
 	used := map[gcKey]bool{}
 	g.usedAny = map[digest.Digest]bool{}
 	for k, m := range g.manifests {
@@ -157,7 +154,7 @@ func (g *collection) sweepLinks(ctx context.Context) error {
 	}
 	g.linked = map[digest.Digest]bool{}
 	var stale []meta.BlobLink
-	if err := h.meta.WalkBlobLinks(ctx, func(l meta.BlobLink) error {
+	if err := reg.meta.WalkBlobLinks(ctx, func(l meta.BlobLink) error {
 		if used[gcKey{l.Repo, l.Digest}] || g.young(l.Created) || g.fresh(l.Digest) {
 			g.linked[l.Digest] = true
 			return nil
@@ -168,10 +165,10 @@ func (g *collection) sweepLinks(ctx context.Context) error {
 		return fmt.Errorf("gc: %w", err)
 	}
 	for _, l := range stale {
-		unlock := h.locks.lock(l.Digest)
-		cur, err := h.meta.BlobLink(ctx, l.Repo, l.Digest)
-		if err == nil && !g.young(cur.Created) && !g.fresh(l.Digest) && !h.referenced(ctx, l.Repo, l.Digest) {
-			if err := h.meta.UnlinkBlob(ctx, l.Repo, l.Digest); err == nil {
+		unlock := reg.locks.lock(l.Digest)
+		cur, err := reg.meta.BlobLink(ctx, l.Repo, l.Digest)
+		if err == nil && !g.young(cur.Created) && !g.fresh(l.Digest) && !reg.referenced(ctx, l.Repo, l.Digest) {
+			if err := reg.meta.UnlinkBlob(ctx, l.Repo, l.Digest); err == nil {
 				g.st.Links++
 			}
 		} else if err == nil {
@@ -185,9 +182,9 @@ func (g *collection) sweepLinks(ctx context.Context) error {
 // sweepBlobs deletes stored blobs nothing refers to, old and not looked at
 // lately.
 func (g *collection) sweepBlobs(ctx context.Context) error {
-	h := g.h
+	reg := g.reg
 	var doomed []blobs.Info
-	if err := h.blobs.Walk(ctx, func(b blobs.Info) error {
+	if err := reg.blobs.Walk(ctx, func(b blobs.Info) error {
 		if !g.usedAny[b.Digest] && !g.linked[b.Digest] && !g.young(b.ModTime) && !g.fresh(b.Digest) {
 			doomed = append(doomed, b)
 		}
@@ -199,7 +196,7 @@ func (g *collection) sweepBlobs(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if h.deleteBlobIfUnused(ctx, b.Digest, g.cutoff) {
+		if reg.deleteBlobIfUnused(ctx, b.Digest, g.cutoff) {
 			g.st.Blobs++
 		}
 	}
@@ -208,9 +205,9 @@ func (g *collection) sweepBlobs(ctx context.Context) error {
 
 // sweepUploads cancels uploads idle since before idle.
 func (g *collection) sweepUploads(ctx context.Context, idle time.Time) {
-	h := g.h
+	reg := g.reg
 	var old []string
-	_ = h.blobs.WalkUploads(ctx, func(u blobs.UploadInfo) error {
+	_ = reg.blobs.WalkUploads(ctx, func(u blobs.UploadInfo) error {
 		if u.UpdatedAt.Before(idle) {
 			old = append(old, u.ID)
 		}
@@ -218,7 +215,7 @@ func (g *collection) sweepUploads(ctx context.Context, idle time.Time) {
 	})
 	for _, id := range old {
 		uctx, cancel := context.WithTimeout(ctx, time.Second)
-		u, err := h.blobs.Resume(uctx, id)
+		u, err := reg.blobs.Resume(uctx, id)
 		cancel()
 		if err != nil {
 			continue // in use, or gone
@@ -231,8 +228,8 @@ func (g *collection) sweepUploads(ctx context.Context, idle time.Time) {
 }
 
 // tagged reports whether any tag of repo points at d.
-func (h *Hub) tagged(ctx context.Context, repo string, d digest.Digest) bool {
-	tags, err := h.meta.Tags(ctx, repo, "", 0)
+func (reg *Registry) tagged(ctx context.Context, repo string, d digest.Digest) bool {
+	tags, err := reg.meta.Tags(ctx, repo, "", 0)
 	if err != nil {
 		return true // when in doubt, keep
 	}
@@ -246,25 +243,25 @@ func (h *Hub) tagged(ctx context.Context, repo string, d digest.Digest) bool {
 
 // referenced asks the metadata now, under the digest's lock, whether a
 // manifest pushed since the walk names d; on error it answers yes.
-func (h *Hub) referenced(ctx context.Context, repo string, d digest.Digest) bool {
-	ok, err := h.meta.ChildReferenced(ctx, repo, d)
+func (reg *Registry) referenced(ctx context.Context, repo string, d digest.Digest) bool {
+	ok, err := reg.meta.ChildReferenced(ctx, repo, d)
 	return ok || err != nil
 }
 
 // deleteBlobIfUnused deletes a blob under its lock, after checking again
 // that nothing linked, uploaded or looked at it since the walk.
-func (h *Hub) deleteBlobIfUnused(ctx context.Context, d digest.Digest, cutoff time.Time) bool {
-	unlock := h.locks.lock(d)
+func (reg *Registry) deleteBlobIfUnused(ctx context.Context, d digest.Digest, cutoff time.Time) bool {
+	unlock := reg.locks.lock(d)
 	defer unlock()
-	if h.touched.last(d).After(cutoff) {
+	if reg.touched.last(d).After(cutoff) {
 		return false
 	}
-	info, err := h.blobs.Stat(ctx, d)
-	if err != nil || info.ModTime.After(cutoff) || h.referenced(ctx, "", d) {
+	info, err := reg.blobs.Stat(ctx, d)
+	if err != nil || info.ModTime.After(cutoff) || reg.referenced(ctx, "", d) {
 		return false
 	}
-	if linked, err := h.meta.BlobLinked(ctx, d); err != nil || linked {
+	if linked, err := reg.meta.BlobLinked(ctx, d); err != nil || linked {
 		return false
 	}
-	return h.blobs.Delete(ctx, d) == nil
+	return reg.blobs.Delete(ctx, d) == nil
 }

@@ -1,4 +1,4 @@
-package hub
+package registry
 
 import (
 	"context"
@@ -20,14 +20,14 @@ import (
 	"github.com/berth-dev/berth/image"
 )
 
-func (h *Hub) serveManifest(w http.ResponseWriter, r *http.Request, rt route) {
+func (reg *Registry) serveManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		h.getManifest(w, r, rt)
+		reg.getManifest(w, r, rt)
 	case http.MethodPut:
-		h.putManifest(w, r, rt)
+		reg.putManifest(w, r, rt)
 	case http.MethodDelete:
-		h.deleteManifest(w, r, rt)
+		reg.deleteManifest(w, r, rt)
 	default:
 		methodNotAllowed(w, r, "GET, HEAD, PUT, DELETE")
 	}
@@ -36,19 +36,19 @@ func (h *Hub) serveManifest(w http.ResponseWriter, r *http.Request, rt route) {
 // isDigestRef tells a digest reference from a tag: tags have no colon.
 func isDigestRef(ref string) bool { return strings.Contains(ref, ":") }
 
-func (h *Hub) getManifest(w http.ResponseWriter, r *http.Request, rt route) {
-	if !h.access.Authorize(w, r, rt.name, "pull") {
+func (reg *Registry) getManifest(w http.ResponseWriter, r *http.Request, rt route) {
+	if !reg.access.Authorize(w, r, rt.name, "pull") {
 		return
 	}
 	repo := names.Canonical(rt.name)
-	m, gen := h.meta.CachedManifest(repo, rt.ref)
+	m, gen := reg.meta.CachedManifest(repo, rt.ref)
 	if m == nil {
 		var err error
-		if m, err = h.loadManifest(r.Context(), repo, rt.ref); err != nil {
+		if m, err = reg.loadManifest(r.Context(), repo, rt.ref); err != nil {
 			errcode.Write(w, r, errcode.From(err, errcode.AboutManifest))
 			return
 		}
-		h.meta.KeepManifest(repo, rt.ref, gen, m)
+		reg.meta.KeepManifest(repo, rt.ref, gen, m)
 	}
 	hdr := w.Header()
 	hdr["Content-Type"] = []string{m.MediaType}
@@ -60,13 +60,13 @@ func (h *Hub) getManifest(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	if r.Method == http.MethodGet {
-		h.pulls.add(repo)
+		reg.pulls.add(repo)
 		_, _ = w.Write(m.Body)
 	}
 }
 
 // loadManifest reads a manifest by tag or digest from the stores.
-func (h *Hub) loadManifest(ctx context.Context, repo, ref string) (*cache.Manifest, error) {
+func (reg *Registry) loadManifest(ctx context.Context, repo, ref string) (*cache.Manifest, error) {
 	var d digest.Digest
 	if isDigestRef(ref) {
 		var err error
@@ -77,46 +77,25 @@ func (h *Hub) loadManifest(ctx context.Context, repo, ref string) (*cache.Manife
 		if err := image.ValidateTag(ref); err != nil {
 			return nil, errcode.New(errcode.ManifestUnknown, err.Error())
 		}
-		t, err := h.meta.Tag(ctx, repo, ref)
+		t, err := reg.meta.Tag(ctx, repo, ref)
 		if err != nil {
 			return nil, err
 		}
 		d = t.Digest
 	}
-	m, err := h.meta.Manifest(ctx, repo, d)
+	m, err := reg.meta.Manifest(ctx, repo, d)
 	if err != nil {
 		return nil, err
 	}
-	body, err := h.readBlob(ctx, d)
+	body, err := reg.blobs.ReadAll(ctx, d)
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", d, err)
 	}
 	return cache.NewManifest(d, m.MediaType, body), nil
 }
 
-// readBlob reads a whole (small) blob, through the small-blob cache.
-func (h *Hub) readBlob(ctx context.Context, d digest.Digest) ([]byte, error) {
-	if b, ok := h.blobs.Cached(d); ok {
-		return b, nil
-	}
-	f, err := h.blobs.Open(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, image.MaxManifestSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > image.MaxManifestSize {
-		return nil, fmt.Errorf("blob %s is too big to read whole: %w", d, errdefs.ErrInvalid)
-	}
-	h.blobs.Keep(d, b)
-	return b, nil
-}
-
-func (h *Hub) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
-	if !h.access.Authorize(w, r, rt.name, "pull", "push") {
+func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
+	if !reg.access.Authorize(w, r, rt.name, "pull", "push") {
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, image.MaxManifestSize+1))
@@ -154,7 +133,7 @@ func (h *Hub) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 			return
 		}
 	}
-	m, err := h.PutManifest(r.Context(), names.Canonical(rt.name), d, ct, body, tags...)
+	m, err := reg.PutManifest(r.Context(), names.Canonical(rt.name), d, ct, body, tags...)
 	if err != nil {
 		errcode.Write(w, r, errcode.From(err, errcode.AboutManifest))
 		return
@@ -175,7 +154,7 @@ func (h *Hub) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 // PutManifest stores a manifest in repo (a canonical name) after checking
 // that what it names is there, and points the tags at it. It is what a
 // manifest PUT does, and what seeding and tests use to put images in.
-func (h *Hub) PutManifest(ctx context.Context, repo string, d digest.Digest, mediaType string, body []byte, tags ...string) (meta.Manifest, error) {
+func (reg *Registry) PutManifest(ctx context.Context, repo string, d digest.Digest, mediaType string, body []byte, tags ...string) (meta.Manifest, error) {
 	p, err := image.ParseManifest(mediaType, body)
 	if err != nil {
 		return meta.Manifest{}, err
@@ -203,24 +182,24 @@ func (h *Hub) PutManifest(ctx context.Context, repo string, d digest.Digest, med
 	}
 	slices.Sort(ds)
 	for _, c := range ds {
-		defer h.locks.lock(c)()
+		defer reg.locks.lock(c)()
 	}
 	for _, c := range children {
 		if p.Index == nil && foreignLayer(c) {
 			continue
 		}
-		if err := h.checkChild(ctx, repo, c, p.Index != nil); err != nil {
+		if err := reg.checkChild(ctx, repo, c, p.Index != nil); err != nil {
 			return meta.Manifest{}, err
 		}
 		m.Children = append(m.Children, c.Digest)
 	}
-	if _, err := h.blobs.Put(ctx, d, strings.NewReader(string(body))); err != nil {
+	if _, err := reg.blobs.Put(ctx, d, strings.NewReader(string(body))); err != nil {
 		return meta.Manifest{}, err
 	}
-	if err := h.meta.PutManifest(ctx, m, tags...); err != nil {
+	if err := reg.meta.PutManifest(ctx, m, tags...); err != nil {
 		return meta.Manifest{}, err
 	}
-	h.analysis.enqueue(m)
+	reg.cfg.OnManifest(m)
 	return m, nil
 }
 
@@ -233,14 +212,14 @@ func foreignLayer(d ocispec.Descriptor) bool {
 
 // checkChild fails with MANIFEST_BLOB_UNKNOWN unless the repository holds
 // the child: a manifest for an index, a linked and stored blob otherwise.
-func (h *Hub) checkChild(ctx context.Context, repo string, c ocispec.Descriptor, inIndex bool) error {
+func (reg *Registry) checkChild(ctx context.Context, repo string, c ocispec.Descriptor, inIndex bool) error {
 	unknown := func() error {
 		e := errcode.New(errcode.ManifestBlobUnknown, "manifest references "+c.Digest.String()+", which is not in the repository")
 		e.Detail = map[string]string{"digest": c.Digest.String()}
 		return e
 	}
 	if inIndex {
-		if _, err := h.meta.Manifest(ctx, repo, c.Digest); err != nil {
+		if _, err := reg.meta.Manifest(ctx, repo, c.Digest); err != nil {
 			if errors.Is(err, errdefs.ErrNotFound) {
 				return unknown()
 			}
@@ -248,10 +227,10 @@ func (h *Hub) checkChild(ctx context.Context, repo string, c ocispec.Descriptor,
 		}
 		return nil
 	}
-	if !h.meta.HasLink(ctx, repo, c.Digest) {
+	if !reg.meta.HasLink(ctx, repo, c.Digest) {
 		return unknown()
 	}
-	info, err := h.blobs.Stat(ctx, c.Digest)
+	info, err := reg.blobs.Stat(ctx, c.Digest)
 	if err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) {
 			return unknown()
@@ -264,8 +243,8 @@ func (h *Hub) checkChild(ctx context.Context, repo string, c ocispec.Descriptor,
 	return nil
 }
 
-func (h *Hub) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) {
-	if !h.access.Authorize(w, r, rt.name, "delete") {
+func (reg *Registry) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) {
+	if !reg.access.Authorize(w, r, rt.name, "delete") {
 		return
 	}
 	ctx := r.Context()
@@ -277,9 +256,9 @@ func (h *Hub) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) {
 			errcode.Write(w, r, errcode.New(errcode.DigestInvalid, perr.Error()))
 			return
 		}
-		err = h.meta.DeleteManifest(ctx, repo, d)
+		err = reg.meta.DeleteManifest(ctx, repo, d)
 	} else {
-		err = h.meta.DeleteTag(ctx, repo, rt.ref)
+		err = reg.meta.DeleteTag(ctx, repo, rt.ref)
 	}
 	if err != nil {
 		errcode.Write(w, r, errcode.From(err, errcode.AboutManifest))
