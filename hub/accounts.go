@@ -60,13 +60,7 @@ func AddOrg(ctx context.Context, m meta.Store, name string) error {
 func HashPassword(pw string) (string, error) { return access.HashPassword(pw) }
 
 // ValidateBadge checks a badge name ("" clears it).
-func ValidateBadge(b string) error {
-	switch b {
-	case meta.BadgeNone, meta.BadgeOfficial, meta.BadgeVerifiedPublisher, meta.BadgeOpenSource:
-		return nil
-	}
-	return fmt.Errorf("invalid badge %q: use official, verified_publisher, open_source or none: %w", b, errdefs.ErrInvalid)
-}
+func ValidateBadge(b string) error { return meta.ValidateBadge(b) }
 
 // UpdateRepo changes a repository's description, badge, privacy or stars;
 // name may be short ("welcome").

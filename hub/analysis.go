@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,12 +15,12 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/hub/api"
 	"github.com/berth-dev/berth/hub/blobs"
 	"github.com/berth-dev/berth/hub/meta"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/sbom"
 	"github.com/berth-dev/berth/vuln"
-	"github.com/berth-dev/berth/vuln/report"
 )
 
 // Background analysis of pushed images: each image manifest gets an
@@ -70,12 +69,13 @@ func newAnalyser(h *Hub, workers int, dbPath string) *analyser {
 	return &analyser{h: h, workers: workers, queue: make(chan analysisJob, analysisQueue), pending: map[digest.Digest]bool{}, dbPath: dbPath}
 }
 
-func (a *analyser) enabled() bool { return a.workers > 0 }
+// Enabled reports whether pushed images are analysed.
+func (a *analyser) Enabled() bool { return a.workers > 0 }
 
 // start runs the workers and a first sweep, which takes up what a stopped
 // hub left unanalysed; later sweeps run only after the queue overflowed.
 func (a *analyser) start(ctx context.Context) {
-	if !a.enabled() {
+	if !a.Enabled() {
 		return
 	}
 	for range a.workers {
@@ -104,9 +104,9 @@ func (a *analyser) start(ctx context.Context) {
 	})
 }
 
-// enqueue asks for a manifest to be analysed, without ever blocking.
-func (a *analyser) enqueue(m meta.Manifest) {
-	if !a.enabled() {
+// Enqueue asks for a manifest to be analysed, without ever blocking.
+func (a *analyser) Enqueue(m meta.Manifest) {
+	if !a.Enabled() {
 		return
 	}
 	a.mu.Lock()
@@ -131,7 +131,7 @@ func (a *analyser) sweep(ctx context.Context) {
 		return
 	}
 	for _, m := range ms {
-		a.enqueue(m)
+		a.Enqueue(m)
 	}
 	if len(ms) == analysisQueue {
 		a.dropped.Store(true) // there may be more: look again next round
@@ -226,34 +226,11 @@ func (l blobLayer) Open(ctx context.Context) (io.ReadCloser, error) {
 	return l.blobs.Open(ctx, l.digest)
 }
 
-// VulnSummary is the vulnerability part of an analysis, as the API shows it.
-type VulnSummary struct {
-	// Database is "osv" when the image was matched, "none" when the hub
-	// has no database (Message says so).
-	Database        string         `json:"database"`
-	Message         string         `json:"message,omitempty"`
-	DatabaseUpdated time.Time      `json:"database_updated,omitzero"`
-	Total           int            `json:"total"`
-	Packages        int            `json:"packages"`
-	Counts          map[string]int `json:"counts"`
-	Findings        []vuln.Finding `json:"findings"`
-	Warnings        []string       `json:"warnings,omitempty"`
-}
-
-func summarise(fs []vuln.Finding) VulnSummary {
-	c := report.Count(fs)
-	v := VulnSummary{Database: "osv", Total: c.Total, Packages: c.Packages, Counts: map[string]int{}, Findings: fs}
-	for s := vuln.Unknown; s <= vuln.Critical; s++ {
-		v.Counts[strings.ToLower(s.String())] = c.By[s]
-	}
-	return v
-}
-
 // match matches an inventory against the hub's database, if it has one.
-func (a *analyser) match(ctx context.Context, s *sbom.SBOM) VulnSummary {
+func (a *analyser) match(ctx context.Context, s *sbom.SBOM) api.VulnSummary {
 	db, info, err := a.database(ctx)
 	if err != nil || db == nil {
-		v := summarise([]vuln.Finding{})
+		v := api.Summarise([]vuln.Finding{})
 		v.Database, v.Message = "none", "no database"
 		if err != nil {
 			v.Message = "no database: " + err.Error()
@@ -262,11 +239,11 @@ func (a *analyser) match(ctx context.Context, s *sbom.SBOM) VulnSummary {
 	}
 	res, err := vuln.Match(ctx, db, s)
 	if err != nil {
-		v := summarise([]vuln.Finding{})
+		v := api.Summarise([]vuln.Finding{})
 		v.Database, v.Message = "none", "no database: "+err.Error()
 		return v
 	}
-	v := summarise(res.Findings)
+	v := api.Summarise(res.Findings)
 	v.DatabaseUpdated, v.Warnings = info.Updated, res.Warnings
 	return v
 }
@@ -305,11 +282,11 @@ func (a *analyser) database(ctx context.Context) (*vuln.DB, *vuln.Info, error) {
 	return a.db, a.dbInfo, nil
 }
 
-// fresh returns an analysis whose vulnerability summary is matched against
+// Fresh returns an analysis whose vulnerability summary is matched against
 // the database as it is now: an analysis made before the database existed
 // or was last updated is matched again from its stored inventory (cheap:
 // no layer is read) and stored.
-func (a *analyser) fresh(ctx context.Context, an meta.Analysis) meta.Analysis {
+func (a *analyser) Fresh(ctx context.Context, an meta.Analysis) meta.Analysis {
 	if an.Status != meta.AnalysisDone {
 		return an
 	}
@@ -317,7 +294,7 @@ func (a *analyser) fresh(ctx context.Context, an meta.Analysis) meta.Analysis {
 	if err != nil || info == nil {
 		return an
 	}
-	var old VulnSummary
+	var old api.VulnSummary
 	if json.Unmarshal(an.Vulnerabilities, &old) == nil && old.Database == "osv" && old.DatabaseUpdated.Equal(info.Updated) {
 		return an
 	}

@@ -30,7 +30,7 @@ func TestAnalysisQueueNeverBlocks(t *testing.T) {
 		ms = append(ms, m)
 	}
 	for _, m := range append(ms, ms[0]) { // the last is already queued
-		a.enqueue(m)
+		a.Enqueue(m)
 	}
 	if len(a.queue) != 2 || !a.dropped.Load() || len(a.pending) != 2 {
 		t.Fatalf("queue %d, dropped %v, pending %d", len(a.queue), a.dropped.Load(), len(a.pending))

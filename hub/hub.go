@@ -24,6 +24,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-dev/berth/hub/access"
+	"github.com/berth-dev/berth/hub/api"
 	"github.com/berth-dev/berth/hub/blobs"
 	"github.com/berth-dev/berth/hub/cache"
 	"github.com/berth-dev/berth/hub/meta"
@@ -111,6 +112,7 @@ type Hub struct {
 
 	access   *access.Controller
 	registry *registry.Registry
+	api      *api.API
 	analysis *analyser
 	web      webPages
 
@@ -147,8 +149,10 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	h.registry = registry.New(registry.Config{
 		Open: cfg.Open, UploadIdleTimeout: cfg.UploadIdleTimeout,
 		GCGrace: cfg.GCGrace, UploadMaxAge: cfg.UploadMaxAge, Logger: cfg.Logger,
-		OnManifest: func(m meta.Manifest) { h.analysis.enqueue(m) },
+		OnManifest: func(m meta.Manifest) { h.analysis.Enqueue(m) },
 	}, h.meta, h.blobs, h.access)
+	h.analysis = newAnalyser(h, cfg.AnalysisWorkers, cfg.VulnDB)
+	h.api = api.New(api.Config{Realm: h.realm, Service: h.service, Logger: cfg.Logger}, h.meta, h.blobs, h.index, h.access, h.analysis)
 	h.start()
 	return h, nil
 }
@@ -241,7 +245,6 @@ func (h *Hub) start() {
 	cfg := h.cfg
 	bg, stop := context.WithCancel(context.Background())
 	h.stop = stop
-	h.analysis = newAnalyser(h, cfg.AnalysisWorkers, cfg.VulnDB)
 	h.analysis.start(bg)
 	h.goLoop(bg, cfg.ChangePoll, h.followChanges)
 	h.goLoop(bg, 10*time.Second, h.flushPulls)

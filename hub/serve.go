@@ -25,10 +25,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.access.ServeRevoke(sw, r)
 	case strings.HasPrefix(p, "/v1/"):
 		kind = "v1"
-		h.serveV1(sw, r)
+		h.api.ServeV1(sw, r)
 	case strings.HasPrefix(p, "/api/v1/"):
 		kind = "api"
-		h.serveAPI(sw, r)
+		h.api.ServeAPI(sw, r)
 	case p == "/healthz" || p == "/readyz":
 		kind = "health"
 		h.serveHealth(sw, r)

@@ -27,7 +27,7 @@ func (h *Hub) serveWeb(w http.ResponseWriter, r *http.Request) {
 				h.access.ServeRevoke(w, r)
 				return
 			}
-			h.serveAPI(w, r)
+			h.api.ServeAPI(w, r)
 		})
 		site, err := web.New(web.Options{API: api, PublicURL: h.cfg.PublicURL, Service: h.service, Logger: h.log})
 		if err != nil {
