@@ -8,6 +8,12 @@
 // hub follows the metadata's change log so that changes made by another
 // process (`berth hub user add`, another hub on PostgreSQL) reach the caches
 // within one poll interval.
+//
+// The Hub itself is wiring, along seams as in distribution: package
+// registry serves /v2/ and collects garbage, package access authenticates
+// and authorizes requests and serves /token, package api serves the JSON
+// API and v1 search, package cache fronts the stores, package metrics
+// counts, and package web draws the pages on top of the JSON API.
 package hub
 
 import (
