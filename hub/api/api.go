@@ -13,9 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/hub/access"
-	"github.com/berth-dev/berth/hub/cache"
 	"github.com/berth-dev/berth/hub/meta"
 	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/hub/search"
@@ -28,6 +29,27 @@ type Config struct {
 	// challenge.
 	Realm, Service string
 	Logger         *slog.Logger
+}
+
+// Store is what the API reads and writes. Repositories come from memory
+// (package cache), so a search or a namespace listing asks no database.
+type Store interface {
+	Lookup(name string) (meta.Repo, bool)
+	InNamespace(ns string) []meta.Repo
+	UpdateRepo(ctx context.Context, name string, u meta.RepoUpdate) (meta.Repo, error)
+	User(ctx context.Context, name string) (meta.User, error)
+	IsOrg(ctx context.Context, name string) (bool, error)
+	Members(ctx context.Context, org string) ([]string, error)
+	meta.Stars
+	Tag(ctx context.Context, repo, name string) (meta.Tag, error)
+	Tags(ctx context.Context, repo, after string, n int) ([]meta.Tag, error)
+	Manifest(ctx context.Context, repo string, d digest.Digest) (meta.Manifest, error)
+	Analysis(ctx context.Context, d digest.Digest) (meta.Analysis, error)
+}
+
+// Blobs reads small blobs whole: manifests and image configs.
+type Blobs interface {
+	ReadAll(ctx context.Context, d digest.Digest) ([]byte, error)
 }
 
 // Access is what the API asks of an access controller.
@@ -52,15 +74,15 @@ type Analyser interface {
 type API struct {
 	cfg      Config
 	log      *slog.Logger
-	meta     *cache.Store
-	blobs    *cache.Blobs
+	meta     Store
+	blobs    Blobs
 	index    *search.Index
 	access   Access
 	analysis Analyser
 }
 
 // New makes the API over the caches and the search index.
-func New(cfg Config, m *cache.Store, b *cache.Blobs, index *search.Index, a Access, an Analyser) *API {
+func New(cfg Config, m Store, b Blobs, index *search.Index, a Access, an Analyser) *API {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

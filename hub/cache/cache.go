@@ -33,7 +33,8 @@ type Store struct {
 
 // New wraps s and reads every repository into memory. onRepo, if not nil,
 // hears of each repository the cache (re)reads, with ok false for one that
-// is gone: the hub keeps its search index in step with it.
+// is gone: the hub keeps its search index in step with it. Concurrent
+// writes call it concurrently.
 func New(ctx context.Context, s meta.Store, onRepo func(name string, r meta.Repo, ok bool)) (*Store, error) {
 	if onRepo == nil {
 		onRepo = func(string, meta.Repo, bool) {}

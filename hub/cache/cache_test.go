@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -22,20 +23,34 @@ func openSQLite(t *testing.T) meta.Store {
 	return s
 }
 
-func newCache(t *testing.T, s meta.Store) (*cache.Store, map[string]meta.Repo) {
+// index stands for the hub's search index: what the cache tells onRepo.
+type fakeIndex struct {
+	mu sync.Mutex
+	m  map[string]meta.Repo
+}
+
+func (x *fakeIndex) get(name string) meta.Repo {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.m[name]
+}
+
+func newCache(t *testing.T, s meta.Store) (*cache.Store, *fakeIndex) {
 	t.Helper()
-	index := map[string]meta.Repo{}
+	x := &fakeIndex{m: map[string]meta.Repo{}}
 	c, err := cache.New(context.Background(), s, func(name string, r meta.Repo, ok bool) {
+		x.mu.Lock()
+		defer x.mu.Unlock()
 		if ok {
-			index[name] = r
+			x.m[name] = r
 		} else {
-			delete(index, name)
+			delete(x.m, name)
 		}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, index
+	return c, x
 }
 
 // The wrapper is a meta.Store like any other.
@@ -67,8 +82,8 @@ func TestWritesReachTheCache(t *testing.T) {
 	if _, err := c.UpdateRepo(ctx, repo, meta.RepoUpdate{Description: &desc}); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := c.Lookup(repo); r.Description != "second" || index[repo].Description != "second" {
-		t.Fatalf("after a second UpdateRepo, Lookup = %+v, index = %+v", r, index[repo])
+	if r, _ := c.Lookup(repo); r.Description != "second" || index.get(repo).Description != "second" {
+		t.Fatalf("after a second UpdateRepo, Lookup = %+v, index = %+v", r, index.get(repo))
 	}
 	if got := c.InNamespace("alice"); len(got) != 1 || got[0].Description != "second" {
 		t.Fatalf("InNamespace = %+v", got)
@@ -89,8 +104,8 @@ func TestWritesReachTheCache(t *testing.T) {
 	if err := c.AddPulls(ctx, map[string]int64{repo: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := c.Lookup(repo); r.Pulls != 3 || index[repo].Pulls != 3 {
-		t.Fatalf("after AddPulls, Lookup = %+v, index = %+v", r, index[repo])
+	if r, _ := c.Lookup(repo); r.Pulls != 3 || index.get(repo).Pulls != 3 {
+		t.Fatalf("after AddPulls, Lookup = %+v, index = %+v", r, index.get(repo))
 	}
 
 	// A manifest cached under its tag is dropped when the tag moves or goes.
@@ -182,7 +197,7 @@ func TestApplyFromAnotherProcess(t *testing.T) {
 	for _, ch := range cs {
 		c.Apply(ctx, ch)
 	}
-	if r, ok := c.Lookup("alice/app"); !ok || r.Description != "elsewhere" || index["alice/app"].Description != "elsewhere" {
+	if r, ok := c.Lookup("alice/app"); !ok || r.Description != "elsewhere" || index.get("alice/app").Description != "elsewhere" {
 		t.Fatalf("after Apply, Lookup = %+v, %v", r, ok)
 	}
 }

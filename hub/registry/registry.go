@@ -20,6 +20,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-dev/berth/hub/access"
+	"github.com/berth-dev/berth/hub/blobs"
 	"github.com/berth-dev/berth/hub/cache"
 	"github.com/berth-dev/berth/hub/errcode"
 	"github.com/berth-dev/berth/hub/meta"
@@ -41,6 +42,32 @@ type Config struct {
 	OnManifest func(meta.Manifest)
 }
 
+// Store is what the handlers and the collector keep their facts in: the
+// metadata's content records, with the caches of package cache in front.
+type Store interface {
+	meta.Content
+	meta.Walker
+	ListRepos(ctx context.Context, after string, n int) ([]string, error)
+	AddPulls(ctx context.Context, counts map[string]int64) error
+	TrimChanges(ctx context.Context, before time.Time) error
+	// Lookup returns a repository's record from memory.
+	Lookup(name string) (meta.Repo, bool)
+	// HasLink reports whether repo may serve d, from memory when it can.
+	HasLink(ctx context.Context, repo string, d digest.Digest) bool
+	// CachedManifest and KeepManifest are the manifests ready to serve;
+	// the store drops them on its own writes.
+	CachedManifest(repo, ref string) (*cache.Manifest, uint64)
+	KeepManifest(repo, ref string, gen uint64, m *cache.Manifest)
+}
+
+// Blobs is the blob store with small blobs kept in memory.
+type Blobs interface {
+	blobs.Store
+	Cached(d digest.Digest) ([]byte, bool)
+	Keep(d digest.Digest, data []byte)
+	ReadAll(ctx context.Context, d digest.Digest) ([]byte, error)
+}
+
 // Access is what the handlers ask of an access controller.
 type Access interface {
 	// Identify finds who sent r; a bad credential is an error.
@@ -59,8 +86,8 @@ type Access interface {
 type Registry struct {
 	cfg    Config
 	log    *slog.Logger
-	meta   *cache.Store
-	blobs  *cache.Blobs
+	meta   Store
+	blobs  Blobs
 	access Access
 
 	locks   digestLocks
@@ -69,7 +96,7 @@ type Registry struct {
 }
 
 // New makes a registry on the stores.
-func New(cfg Config, m *cache.Store, b *cache.Blobs, a Access) *Registry {
+func New(cfg Config, m Store, b Blobs, a Access) *Registry {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
