@@ -67,14 +67,9 @@ func (c *Store) InNamespace(ns string) []meta.Repo {
 
 // Refresh rereads one repository into memory.
 func (c *Store) Refresh(ctx context.Context, name string) {
+	gen := c.repos.begin(name)
 	r, err := c.Store.Repo(ctx, name)
-	if err != nil {
-		c.repos.remove(name)
-		c.onRepo(name, meta.Repo{}, false)
-		return
-	}
-	c.repos.put(r)
-	c.onRepo(name, r, true)
+	c.repos.settle(name, gen, r, err == nil, c.onRepo)
 }
 
 // Apply drops what a change in the log made stale; the change may have
@@ -128,8 +123,10 @@ func (c *Store) HasLink(ctx context.Context, repo string, d digest.Digest) bool 
 func (c *Store) UpdateRepo(ctx context.Context, name string, u meta.RepoUpdate) (meta.Repo, error) {
 	r, err := c.Store.UpdateRepo(ctx, name, u)
 	if err == nil {
-		c.repos.put(r)
-		c.onRepo(r.Name, r, true)
+		// Reread rather than keep r: a reread that begins after the write
+		// wins over one that began before it (see repoCache), and sees
+		// any write that committed in between too.
+		c.Refresh(ctx, r.Name)
 	}
 	return r, err
 }

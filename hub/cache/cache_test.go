@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -199,5 +200,51 @@ func TestApplyFromAnotherProcess(t *testing.T) {
 	}
 	if r, ok := c.Lookup("alice/app"); !ok || r.Description != "elsewhere" || index.get("alice/app").Description != "elsewhere" {
 		t.Fatalf("after Apply, Lookup = %+v, %v", r, ok)
+	}
+}
+
+// slowRepo holds one Repo read after it has read the record, until
+// released: a change-log reread that read before a write and would store
+// after it.
+type slowRepo struct {
+	meta.Store
+	hold             atomic.Bool
+	reading, release chan struct{}
+}
+
+func (s *slowRepo) Repo(ctx context.Context, name string) (meta.Repo, error) {
+	r, err := s.Store.Repo(ctx, name)
+	if s.hold.CompareAndSwap(true, false) {
+		close(s.reading)
+		<-s.release
+	}
+	return r, err
+}
+
+// TestStaleRereadDropped: a reread that read the record before a write
+// and finishes after it does not put the old record back.
+func TestStaleRereadDropped(t *testing.T) {
+	ctx := context.Background()
+	s := &slowRepo{Store: openSQLite(t), reading: make(chan struct{}), release: make(chan struct{})}
+	c, index := newCache(t, s)
+	const repo = "alice/app"
+	old, fresh := "old", "new"
+	if _, err := c.UpdateRepo(ctx, repo, meta.RepoUpdate{Description: &old}); err != nil {
+		t.Fatal(err)
+	}
+	s.hold.Store(true)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Refresh(ctx, repo) // as the change log's follower would
+	}()
+	<-s.reading
+	if _, err := c.UpdateRepo(ctx, repo, meta.RepoUpdate{Description: &fresh}); err != nil {
+		t.Fatal(err)
+	}
+	close(s.release)
+	<-done
+	if r, _ := c.Lookup(repo); r.Description != "new" || index.get(repo).Description != "new" {
+		t.Fatalf("after a stale reread: Lookup %q, index %q", r.Description, index.get(repo).Description)
 	}
 }

@@ -9,13 +9,18 @@ import (
 )
 
 // repoCache holds every repository's record: pulls check privacy here
-// instead of asking the database.
+// instead of asking the database. Each name has a generation, so that of
+// two rereads racing (a write's and the change log's) the one that began
+// last wins: an earlier one may have read the record before the write.
 type repoCache struct {
-	mu sync.RWMutex
-	m  map[string]meta.Repo
+	mu  sync.RWMutex
+	m   map[string]meta.Repo
+	gen map[string]uint64
 }
 
-func newRepoCache() *repoCache { return &repoCache{m: map[string]meta.Repo{}} }
+func newRepoCache() *repoCache {
+	return &repoCache{m: map[string]meta.Repo{}, gen: map[string]uint64{}}
+}
 
 func (c *repoCache) get(name string) (meta.Repo, bool) {
 	c.mu.RLock()
@@ -30,6 +35,31 @@ func (c *repoCache) put(r meta.Repo) {
 	c.mu.Unlock()
 }
 
+// begin starts a reread of name, before the record is read.
+func (c *repoCache) begin(name string) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen[name]++
+	return c.gen[name]
+}
+
+// settle keeps a reread's record (ok false: the repository is gone) unless
+// a later one began, and tells onRepo under the lock, so that the search
+// index sees the records in the same order.
+func (c *repoCache) settle(name string, gen uint64, r meta.Repo, ok bool, onRepo func(string, meta.Repo, bool)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen[name] != gen {
+		return
+	}
+	if ok {
+		c.m[name] = r
+	} else {
+		delete(c.m, name)
+	}
+	onRepo(name, r, ok)
+}
+
 func (c *repoCache) filter(keep func(name string) bool) []meta.Repo {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -40,12 +70,6 @@ func (c *repoCache) filter(keep func(name string) bool) []meta.Repo {
 		}
 	}
 	return out
-}
-
-func (c *repoCache) remove(name string) {
-	c.mu.Lock()
-	delete(c.m, name)
-	c.mu.Unlock()
 }
 
 // manifestCache maps repository and reference (tag or digest) to a manifest
