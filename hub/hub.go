@@ -30,6 +30,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-dev/berth/hub/access"
+	"github.com/berth-dev/berth/hub/analysis"
 	"github.com/berth-dev/berth/hub/api"
 	"github.com/berth-dev/berth/hub/blobs"
 	"github.com/berth-dev/berth/hub/cache"
@@ -39,6 +40,7 @@ import (
 	"github.com/berth-dev/berth/hub/registry"
 	"github.com/berth-dev/berth/hub/search"
 	"github.com/berth-dev/berth/hub/token"
+	"github.com/berth-dev/berth/vuln"
 )
 
 // Config builds a Hub. The zero value of every field but Root has a default.
@@ -119,7 +121,7 @@ type Hub struct {
 	access   *access.Controller
 	registry *registry.Registry
 	api      *api.API
-	analysis *analyser
+	analysis *analysis.Analyser
 	web      webPages
 
 	ownMeta  bool
@@ -157,7 +159,11 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		GCGrace: cfg.GCGrace, UploadMaxAge: cfg.UploadMaxAge, Logger: cfg.Logger,
 		OnManifest: func(m meta.Manifest) { h.analysis.Enqueue(m) },
 	}, h.meta, h.blobs, h.access)
-	h.analysis = newAnalyser(h, cfg.AnalysisWorkers, cfg.VulnDB)
+	vulnDB := cfg.VulnDB
+	if vulnDB == "" && cfg.Root != "" {
+		vulnDB = vuln.DefaultPath(cfg.Root)
+	}
+	h.analysis = analysis.New(analysis.Config{Workers: cfg.AnalysisWorkers, DBPath: vulnDB, Logger: cfg.Logger}, h.meta, h.blobs)
 	h.api = api.New(api.Config{Realm: h.realm, Service: h.service, Logger: cfg.Logger}, h.meta, h.blobs, h.index, h.access, h.analysis)
 	h.start()
 	return h, nil
@@ -251,7 +257,7 @@ func (h *Hub) start() {
 	cfg := h.cfg
 	bg, stop := context.WithCancel(context.Background())
 	h.stop = stop
-	h.analysis.start(bg)
+	h.analysis.Start(bg)
 	h.goLoop(bg, cfg.ChangePoll, h.followChanges)
 	h.goLoop(bg, 10*time.Second, h.flushPulls)
 	if cfg.GCInterval > 0 {
@@ -321,7 +327,7 @@ func (h *Hub) Close() error {
 	h.stop()
 	h.wg.Wait()
 	h.flushPulls(context.Background())
-	h.analysis.close()
+	h.analysis.Close()
 	return h.closeMeta()
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/hub/analysis"
 	"github.com/berth-dev/berth/hub/meta"
 	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/image"
@@ -48,7 +49,7 @@ type SBOMJSON struct {
 // VulnerabilitiesJSON is GET .../tags/TAG/vulnerabilities.
 type VulnerabilitiesJSON struct {
 	AnalysisJSON
-	VulnSummary
+	analysis.VulnSummary
 }
 
 // apiAnalysis: GET /api/v1/repositories/NAME/tags/TAG/sbom and
@@ -122,7 +123,7 @@ func (srv *API) apiAnalysis(w http.ResponseWriter, r *http.Request, rep meta.Rep
 		writeJSON(w, r, http.StatusOK, out)
 		return
 	}
-	out := VulnerabilitiesJSON{AnalysisJSON: head, VulnSummary: Summarise([]vuln.Finding{})}
+	out := VulnerabilitiesJSON{AnalysisJSON: head, VulnSummary: analysis.Summarise([]vuln.Finding{})}
 	out.Database = ""
 	if done {
 		if err := json.Unmarshal(an.Vulnerabilities, &out.VulnSummary); err != nil {
