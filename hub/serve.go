@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/berth-dev/berth/hub/metrics"
 )
 
 // ServeHTTP routes a request.
@@ -13,30 +15,30 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	p := r.URL.Path
-	kind := "other"
+	kind := metrics.RouteOther
 	switch {
 	case p == "/v2" || strings.HasPrefix(p, "/v2/"):
 		kind = h.registry.Serve(sw, r)
 	case p == "/token":
-		kind = "token"
+		kind = metrics.RouteToken
 		h.access.ServeToken(sw, r)
 	case p == "/token/revoke":
-		kind = "token"
+		kind = metrics.RouteToken
 		h.access.ServeRevoke(sw, r)
 	case strings.HasPrefix(p, "/v1/"):
-		kind = "v1"
+		kind = metrics.RouteV1
 		h.api.ServeV1(sw, r)
 	case strings.HasPrefix(p, "/api/v1/"):
-		kind = "api"
+		kind = metrics.RouteAPI
 		h.api.ServeAPI(sw, r)
 	case p == "/healthz" || p == "/readyz":
-		kind = "health"
+		kind = metrics.RouteHealth
 		h.serveHealth(sw, r)
 	case p == "/metrics":
-		kind = "metrics"
+		kind = metrics.RouteMetrics
 		h.metrics.Handler().ServeHTTP(sw, r)
 	default:
-		kind = "web"
+		kind = metrics.RouteWeb
 		h.serveWeb(sw, r)
 	}
 	dur := time.Since(start)

@@ -77,6 +77,7 @@ func Class(status int) string {
 // Metrics holds the hub's collectors.
 type Metrics struct {
 	reg       *prometheus.Registry
+	handler   http.Handler
 	requests  *prometheus.CounterVec
 	durations *prometheus.HistogramVec
 	bytes     prometheus.Counter
@@ -119,6 +120,7 @@ func New(repos func() int) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
 }
 
@@ -132,5 +134,5 @@ func (m *Metrics) Observe(route, method string, status int, d time.Duration, wri
 
 // Handler serves the registry in Prometheus' exposition format.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return m.handler
 }
