@@ -305,7 +305,10 @@ func (a *Analyser) database(ctx context.Context) (*vuln.DB, *vuln.Info, error) {
 		}
 		a.db, a.dbInfo = db, nil
 	}
-	if a.dbInfo == nil || time.Since(a.infoAt) > dbInfoTTL {
+	// An empty database is asked again every time: it may be one being
+	// filled (an import opens it before it writes), and a description
+	// kept for dbInfoTTL would hide the advisories once they are in.
+	if a.dbInfo == nil || a.dbInfo.Advisories == 0 || time.Since(a.infoAt) > dbInfoTTL {
 		info, err := a.db.Info(ctx)
 		if err != nil {
 			return nil, nil, err
