@@ -3,17 +3,16 @@ package hub
 import (
 	"context"
 	"fmt"
-	"regexp"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/hub/access"
 	"github.com/berth-dev/berth/hub/meta"
+	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/image"
 )
 
 // Operator functions: what `berth hub user|org|repo` and tests call, on a
 // metadata store that a running hub may share (it follows the change log).
-
-var accountRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9]|[._-][a-z0-9]){1,38}$`)
 
 // ValidateAccountName checks a user or organisation name: 2 to 39 lowercase
 // letters, digits and single separators, usable as a repository namespace.
@@ -21,7 +20,7 @@ func ValidateAccountName(name string) error {
 	if name == image.OfficialNamespace {
 		return fmt.Errorf("%q is the official namespace and cannot be an account: %w", name, errdefs.ErrInvalid)
 	}
-	if !accountRE.MatchString(name) || !validName(name) {
+	if !names.ValidAccount(name) || !names.Valid(name) {
 		return fmt.Errorf("invalid account name %q: use 2 to 39 lowercase letters, digits and single '.', '_' or '-' between them: %w", name, errdefs.ErrInvalid)
 	}
 	return nil
@@ -57,19 +56,16 @@ func AddOrg(ctx context.Context, m meta.Store, name string) error {
 	return m.CreateOrg(ctx, name)
 }
 
+// HashPassword hashes a password for storing.
+func HashPassword(pw string) (string, error) { return access.HashPassword(pw) }
+
 // ValidateBadge checks a badge name ("" clears it).
-func ValidateBadge(b string) error {
-	switch b {
-	case meta.BadgeNone, meta.BadgeOfficial, meta.BadgeVerifiedPublisher, meta.BadgeOpenSource:
-		return nil
-	}
-	return fmt.Errorf("invalid badge %q: use official, verified_publisher, open_source or none: %w", b, errdefs.ErrInvalid)
-}
+func ValidateBadge(b string) error { return meta.ValidateBadge(b) }
 
 // UpdateRepo changes a repository's description, badge, privacy or stars;
 // name may be short ("welcome").
 func UpdateRepo(ctx context.Context, m meta.Store, name string, u meta.RepoUpdate) (meta.Repo, error) {
-	if !validName(name) {
+	if !names.Valid(name) {
 		return meta.Repo{}, fmt.Errorf("invalid repository name %q: %w", name, errdefs.ErrInvalid)
 	}
 	if u.Badge != nil {
@@ -77,22 +73,17 @@ func UpdateRepo(ctx context.Context, m meta.Store, name string, u meta.RepoUpdat
 			return meta.Repo{}, err
 		}
 	}
-	return m.UpdateRepo(ctx, canonical(name), u)
+	return m.UpdateRepo(ctx, names.Canonical(name), u)
 }
 
 // CanonicalName is the stored form of a repository name.
-func CanonicalName(name string) string { return canonical(name) }
+func CanonicalName(name string) string { return names.Canonical(name) }
 
 // DisplayName is the listed form of a repository name.
-func DisplayName(name string) string { return displayName(name) }
+func DisplayName(name string) string { return names.Display(name) }
 
-// UpdateRepo is the package's UpdateRepo on the hub's own store; the hub's
+// UpdateRepo is the package's UpdateRepo on the hub's own store, whose
 // caches see the change at once.
 func (h *Hub) UpdateRepo(ctx context.Context, name string, u meta.RepoUpdate) (meta.Repo, error) {
-	r, err := UpdateRepo(ctx, h.meta, name, u)
-	if err != nil {
-		return meta.Repo{}, err
-	}
-	h.refreshRepo(ctx, r.Name)
-	return r, nil
+	return UpdateRepo(ctx, h.meta, name, u)
 }

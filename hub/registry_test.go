@@ -242,7 +242,7 @@ func TestSearchAndAPI(t *testing.T) {
 		t.Fatalf("health = %+v", health)
 	}
 	code, body := req(t, "GET", h.URL+"/metrics", "", nil)
-	if code != 200 || !strings.Contains(string(body), `berth_hub_requests_total{route="v1",method="GET",code="2xx"}`) || !strings.Contains(string(body), "# TYPE berth_hub_request_duration_seconds histogram") {
+	if code != 200 || !strings.Contains(string(body), `berth_hub_requests_total{code="2xx",method="GET",route="v1"}`) || !strings.Contains(string(body), "# TYPE berth_hub_request_duration_seconds histogram") {
 		t.Fatalf("metrics = %d\n%s", code, body)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/hub/meta"
+	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/hub/seed"
 )
 
@@ -63,7 +64,6 @@ func (h *Hub) seed(ctx context.Context, cfg SeedConfig) error {
 	if _, err := h.meta.UpdateRepo(ctx, WelcomeRepo, meta.RepoUpdate{Description: &desc, FullDescription: &full, Badge: &badge, Stars: &stars}); err != nil {
 		return err
 	}
-	h.refreshRepo(ctx, WelcomeRepo)
 	if marker != "" {
 		_ = os.WriteFile(marker, []byte(im.Digest.String()+"\n"), 0o644)
 	}
@@ -74,12 +74,12 @@ func (h *Hub) seed(ctx context.Context, cfg SeedConfig) error {
 // PutImage stores a built image's blobs and manifest in repo (canonical or
 // short) and tags it. Seeding and tests use it.
 func (h *Hub) PutImage(ctx context.Context, repo string, im seed.Image, tags ...string) error {
-	repo = canonical(repo)
+	repo = names.Canonical(repo)
 	for _, b := range im.Blobs() {
 		if _, err := h.blobs.Put(ctx, b.Digest, bytes.NewReader(b.Data)); err != nil {
 			return fmt.Errorf("storing %s: %w", b.Digest, err)
 		}
-		if err := h.linkBlob(ctx, repo, b.Digest); err != nil {
+		if err := h.registry.LinkBlob(ctx, repo, b.Digest); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/berth-dev/berth/hub/metrics"
 )
 
 // ServeHTTP routes a request.
@@ -13,34 +15,34 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	p := r.URL.Path
-	kind := "other"
+	kind := metrics.RouteOther
 	switch {
 	case p == "/v2" || strings.HasPrefix(p, "/v2/"):
-		kind = h.serveV2(sw, r)
+		kind = h.registry.Serve(sw, r)
 	case p == "/token":
-		kind = "token"
-		h.serveToken(sw, r)
+		kind = metrics.RouteToken
+		h.access.ServeToken(sw, r)
 	case p == "/token/revoke":
-		kind = "token"
-		h.serveRevoke(sw, r)
+		kind = metrics.RouteToken
+		h.access.ServeRevoke(sw, r)
 	case strings.HasPrefix(p, "/v1/"):
-		kind = "v1"
-		h.serveV1(sw, r)
+		kind = metrics.RouteV1
+		h.api.ServeV1(sw, r)
 	case strings.HasPrefix(p, "/api/v1/"):
-		kind = "api"
-		h.serveAPI(sw, r)
+		kind = metrics.RouteAPI
+		h.api.ServeAPI(sw, r)
 	case p == "/healthz" || p == "/readyz":
-		kind = "health"
+		kind = metrics.RouteHealth
 		h.serveHealth(sw, r)
 	case p == "/metrics":
-		kind = "metrics"
-		h.metrics.serve(sw, h)
+		kind = metrics.RouteMetrics
+		h.metrics.Handler().ServeHTTP(sw, r)
 	default:
-		kind = "web"
+		kind = metrics.RouteWeb
 		h.serveWeb(sw, r)
 	}
 	dur := time.Since(start)
-	h.metrics.observe(kind, r.Method, sw.status, dur, sw.written)
+	h.metrics.Observe(kind, r.Method, sw.status, dur, sw.written)
 	if sw.status >= 500 {
 		h.log.Warn("request failed", "method", r.Method, "path", p, "status", sw.status, "duration", dur)
 	} else if h.log.Enabled(r.Context(), -4) {

@@ -1,10 +1,10 @@
 package hub
 
 import (
-	"context"
 	"net/http"
 	"sync"
 
+	"github.com/berth-dev/berth/hub/access"
 	"github.com/berth-dev/berth/hub/web"
 )
 
@@ -21,13 +21,13 @@ func (h *Hub) serveWeb(w http.ResponseWriter, r *http.Request) {
 		api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch r.URL.Path {
 			case "/token":
-				h.serveToken(w, r)
+				h.access.ServeToken(w, r)
 				return
 			case "/token/revoke":
-				h.serveRevoke(w, r)
+				h.access.ServeRevoke(w, r)
 				return
 			}
-			h.serveAPI(w, r)
+			h.api.ServeAPI(w, r)
 		})
 		site, err := web.New(web.Options{API: api, PublicURL: h.cfg.PublicURL, Service: h.service, Logger: h.log})
 		if err != nil {
@@ -39,6 +39,6 @@ func (h *Hub) serveWeb(w http.ResponseWriter, r *http.Request) {
 	})
 	// The pages call the token endpoint in process, from no address of
 	// their own: sign-in attempts must count against the browser's.
-	ctx := context.WithValue(r.Context(), clientKey{}, clientOf(r))
+	ctx := access.WithClient(r)
 	h.web.site.ServeHTTP(w, r.WithContext(ctx))
 }

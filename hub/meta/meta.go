@@ -12,9 +12,12 @@ package meta
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-dev/berth/errdefs"
 )
 
 // Badges a repository may carry.
@@ -24,6 +27,15 @@ const (
 	BadgeVerifiedPublisher = "verified_publisher"
 	BadgeOpenSource        = "open_source"
 )
+
+// ValidateBadge checks a badge name ("" clears it).
+func ValidateBadge(b string) error {
+	switch b {
+	case BadgeNone, BadgeOfficial, BadgeVerifiedPublisher, BadgeOpenSource:
+		return nil
+	}
+	return fmt.Errorf("invalid badge %q: use official, verified_publisher, open_source or none: %w", b, errdefs.ErrInvalid)
+}
 
 // Repo is a repository's record. Name is canonical: "library/welcome",
 // never the short "welcome".

@@ -1,40 +1,8 @@
-package hub
+package registry
 
 import (
-	"regexp"
 	"strings"
-
-	"github.com/berth-dev/berth/image"
 )
-
-// nameRE is the spec's repository name grammar.
-var nameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
-
-func validName(name string) bool { return len(name) <= 255 && nameRE.MatchString(name) }
-
-// canonical is the stored name: "welcome" and "library/welcome" are one
-// repository, as on Docker Hub, because the docker CLI asks any registry but
-// docker.io for "welcome" as written.
-func canonical(name string) string {
-	if !strings.Contains(name, "/") {
-		return image.OfficialNamespace + "/" + name
-	}
-	return name
-}
-
-// displayName is how a repository is listed: official ones by short name.
-func displayName(name string) string {
-	if rest, ok := strings.CutPrefix(name, image.OfficialNamespace+"/"); ok && !strings.Contains(rest, "/") {
-		return rest
-	}
-	return name
-}
-
-// namespace is the account that owns a repository: its first component.
-func namespace(name string) string {
-	ns, _, _ := strings.Cut(canonical(name), "/")
-	return ns
-}
 
 // route is a parsed /v2/ path.
 type route struct {

@@ -1,4 +1,4 @@
-package hub
+package api
 
 import (
 	"encoding/json"
@@ -10,7 +10,9 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/hub/analysis"
 	"github.com/berth-dev/berth/hub/meta"
+	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/sbom"
 	"github.com/berth-dev/berth/vuln"
@@ -47,56 +49,56 @@ type SBOMJSON struct {
 // VulnerabilitiesJSON is GET .../tags/TAG/vulnerabilities.
 type VulnerabilitiesJSON struct {
 	AnalysisJSON
-	VulnSummary
+	analysis.VulnSummary
 }
 
 // apiAnalysis: GET /api/v1/repositories/NAME/tags/TAG/sbom and
 // .../vulnerabilities, with ?platform=os/arch[/variant] for an index (default
 // linux/amd64, else its first image). Who may pull the repository may read them.
-func (h *Hub) apiAnalysis(w http.ResponseWriter, r *http.Request, rep meta.Repo, rest string) {
+func (srv *API) apiAnalysis(w http.ResponseWriter, r *http.Request, rep meta.Repo, rest string) {
 	ctx := r.Context()
 	tag, kind, _ := strings.Cut(rest, "/")
 	if kind != "sbom" && kind != "vulnerabilities" {
 		jsonError(w, r, http.StatusNotFound, "no such endpoint")
 		return
 	}
-	t, err := h.meta.Tag(ctx, rep.Name, tag)
+	t, err := srv.meta.Tag(ctx, rep.Name, tag)
 	if err != nil {
-		jsonError(w, r, apiStatus(err), "no tag "+tag)
+		jsonError(w, r, errdefs.HTTPStatus(err), "no tag "+tag)
 		return
 	}
-	m, err := h.meta.Manifest(ctx, rep.Name, t.Digest)
+	m, err := srv.meta.Manifest(ctx, rep.Name, t.Digest)
 	if err != nil {
-		jsonError(w, r, apiStatus(err), err.Error())
+		jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 		return
 	}
-	head := AnalysisJSON{Name: displayName(rep.Name), Repository: rep.Name, Tag: tag, Digest: m.Digest, Status: analysisPending}
+	head := AnalysisJSON{Name: names.Display(rep.Name), Repository: rep.Name, Tag: tag, Digest: m.Digest, Status: analysisPending}
 	if image.IsIndex(m.MediaType) {
-		d, platform, err := h.indexImage(r, m)
+		d, platform, err := srv.indexImage(r, m)
 		if err != nil {
-			jsonError(w, r, apiStatus(err), err.Error())
+			jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 			return
 		}
 		m = meta.Manifest{Repo: rep.Name, Digest: d, MediaType: m.MediaType}
 		head.Digest, head.Platform = d, platform
-		if cm, err := h.meta.Manifest(ctx, rep.Name, d); err == nil {
+		if cm, err := srv.meta.Manifest(ctx, rep.Name, d); err == nil {
 			m = cm
 		}
 	}
-	an, err := h.meta.Analysis(ctx, m.Digest)
+	an, err := srv.meta.Analysis(ctx, m.Digest)
 	switch {
 	case errors.Is(err, errdefs.ErrNotFound):
-		if h.analysis.enabled() {
-			h.analysis.enqueue(m) // a manifest this hub has not seen pushed
+		if srv.analysis.Enabled() {
+			srv.analysis.Enqueue(m) // a manifest this hub has not seen pushed
 		} else {
 			head.Status = analysisDisabled
 		}
 	case err != nil:
-		jsonError(w, r, apiStatus(err), err.Error())
+		jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 		return
 	default:
 		if kind == "vulnerabilities" {
-			an = h.analysis.fresh(ctx, an)
+			an = srv.analysis.Fresh(ctx, an)
 		}
 		head.Status, head.Error = an.Status, an.Error
 		if !an.Analysed.IsZero() {
@@ -121,7 +123,7 @@ func (h *Hub) apiAnalysis(w http.ResponseWriter, r *http.Request, rep meta.Repo,
 		writeJSON(w, r, http.StatusOK, out)
 		return
 	}
-	out := VulnerabilitiesJSON{AnalysisJSON: head, VulnSummary: summarise([]vuln.Finding{})}
+	out := VulnerabilitiesJSON{AnalysisJSON: head, VulnSummary: analysis.Summarise([]vuln.Finding{})}
 	out.Database = ""
 	if done {
 		if err := json.Unmarshal(an.Vulnerabilities, &out.VulnSummary); err != nil {
@@ -136,8 +138,8 @@ func (h *Hub) apiAnalysis(w http.ResponseWriter, r *http.Request, rep meta.Repo,
 }
 
 // indexImage picks the image of an index the request asks for.
-func (h *Hub) indexImage(r *http.Request, m meta.Manifest) (digest.Digest, string, error) {
-	body, err := h.readBlob(r.Context(), m.Digest)
+func (srv *API) indexImage(r *http.Request, m meta.Manifest) (digest.Digest, string, error) {
+	body, err := srv.blobs.ReadAll(r.Context(), m.Digest)
 	if err != nil {
 		return "", "", err
 	}

@@ -1,4 +1,4 @@
-package hub
+package access
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // their session cookie is a refresh token. Holding the token is the
 // credential, as the token endpoint takes it; and, as the RFC says, a
 // token that is invalid already is no error.
-func (h *Hub) serveRevoke(w http.ResponseWriter, r *http.Request) {
+func (ctl *Controller) ServeRevoke(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		oauthError(w, http.StatusMethodNotAllowed, "invalid_request", "use POST")
@@ -27,7 +27,7 @@ func (h *Hub) serveRevoke(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "a form with token= is needed")
 		return
 	}
-	err := h.revokeRefresh(r.Context(), r.PostForm.Get("token"))
+	err := ctl.revokeRefresh(r.Context(), r.PostForm.Get("token"))
 	switch {
 	case errors.Is(err, errdefs.ErrUnsupported):
 		oauthError(w, http.StatusBadRequest, "unsupported_token_type", err.Error())
@@ -42,10 +42,10 @@ func (h *Hub) serveRevoke(w http.ResponseWriter, r *http.Request) {
 // revokeRefresh records a refresh token as revoked until it expires.
 // Access tokens cannot be revoked: they are checked in memory on every
 // registry request, and live only minutes.
-func (h *Hub) revokeRefresh(ctx context.Context, s string) error {
-	c, err := h.tokens.VerifyRefresh(s)
+func (ctl *Controller) revokeRefresh(ctx context.Context, s string) error {
+	c, err := ctl.tokens.VerifyRefresh(s)
 	if err != nil {
-		if _, aerr := h.tokens.Verify(s); aerr == nil {
+		if _, aerr := ctl.tokens.Verify(s); aerr == nil {
 			return fmt.Errorf("access tokens expire on their own and are not revoked: %w", errdefs.ErrUnsupported)
 		}
 		return nil
@@ -53,13 +53,13 @@ func (h *Hub) revokeRefresh(ctx context.Context, s string) error {
 	if c.ID == "" || c.ExpiresAt == nil {
 		return nil
 	}
-	return h.meta.RevokeToken(ctx, c.ID, c.ExpiresAt.Time)
+	return ctl.store.RevokeToken(ctx, c.ID, c.ExpiresAt.Time)
 }
 
 // refreshRevoked reports whether a refresh token was revoked: one indexed
 // query, made only for refresh grants, never for registry requests.
-func (h *Hub) refreshRevoked(ctx context.Context, c *token.Claims) error {
-	revoked, err := h.meta.TokenRevoked(ctx, c.ID)
+func (ctl *Controller) refreshRevoked(ctx context.Context, c *token.Claims) error {
+	revoked, err := ctl.store.TokenRevoked(ctx, c.ID)
 	if err != nil {
 		return err
 	}
@@ -71,15 +71,15 @@ func (h *Hub) refreshRevoked(ctx context.Context, c *token.Claims) error {
 
 // checkRefresh accepts a refresh token that was not revoked and whose user
 // still has the password it was issued under.
-func (h *Hub) checkRefresh(ctx context.Context, s string) (meta.User, error) {
-	c, err := h.tokens.VerifyRefresh(s)
+func (ctl *Controller) checkRefresh(ctx context.Context, s string) (meta.User, error) {
+	c, err := ctl.tokens.VerifyRefresh(s)
 	if err != nil {
 		return meta.User{}, err
 	}
-	if err := h.refreshRevoked(ctx, c); err != nil {
+	if err := ctl.refreshRevoked(ctx, c); err != nil {
 		return meta.User{}, err
 	}
-	u, err := h.meta.User(ctx, c.Subject)
+	u, err := ctl.store.User(ctx, c.Subject)
 	if err != nil || token.Fingerprint(u.PasswordHash) != c.PasswordFP {
 		return meta.User{}, fmt.Errorf("refresh token revoked: %w", errdefs.ErrUnauthorized)
 	}

@@ -1,4 +1,4 @@
-package hub
+package registry
 
 import (
 	"strings"
@@ -50,24 +50,6 @@ func FuzzParseV2(f *testing.F) {
 			t.Fatalf("%q: ref %q is not its end", p, r.ref)
 		}
 	})
-}
-
-func TestNames(t *testing.T) {
-	for _, tt := range []struct{ in, canon, display, ns string }{
-		{"welcome", "library/welcome", "welcome", "library"},
-		{"library/welcome", "library/welcome", "welcome", "library"},
-		{"library/a/b", "library/a/b", "library/a/b", "library"},
-		{"alice/app", "alice/app", "alice/app", "alice"},
-	} {
-		if c, d, n := canonical(tt.in), displayName(canonical(tt.in)), namespace(tt.in); c != tt.canon || d != tt.display || n != tt.ns {
-			t.Errorf("%q: canonical %q display %q namespace %q", tt.in, c, d, n)
-		}
-	}
-	for _, bad := range []string{"", "A/b", "a//b", "a/", "-a", "a" + strings.Repeat("/b", 200)} {
-		if validName(bad) {
-			t.Errorf("validName(%q) = true", bad)
-		}
-	}
 }
 
 func TestParseContentRange(t *testing.T) {

@@ -1,16 +1,17 @@
-package hub
+package api
 
 import (
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/berth-dev/berth/hub/access"
 	"github.com/berth-dev/berth/hub/search"
 )
 
-// serveV1 is Docker's v1 search, which `docker search HOST/TERM` calls:
+// ServeV1 is Docker's v1 search, which `docker search HOST/TERM` calls:
 // GET /v1/_ping, then GET /v1/search?q=TERM&n=25.
-func (h *Hub) serveV1(w http.ResponseWriter, r *http.Request) {
+func (srv *API) ServeV1(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -23,7 +24,7 @@ func (h *Hub) serveV1(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Docker-Registry-Standalone", "true")
 		_, _ = w.Write([]byte("true"))
 	case "/v1/search":
-		h.serveV1Search(w, r)
+		srv.serveV1Search(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -46,24 +47,24 @@ type v1Response struct {
 	Results    []v1Result `json:"results"`
 }
 
-func (h *Hub) serveV1Search(w http.ResponseWriter, r *http.Request) {
-	id, err := h.requestIdentity(r)
+func (srv *API) serveV1Search(w http.ResponseWriter, r *http.Request) {
+	id, err := srv.access.Identify(r)
 	if err != nil {
-		if status := refusalStatus(w, err); status != http.StatusUnauthorized {
+		if status := access.RefusalStatus(w, err); status != http.StatusUnauthorized {
 			writeJSON(w, r, status, map[string]string{"error": err.Error()})
 			return
 		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="`+h.realm+`",service="`+h.service+`",scope="registry:catalog:search"`)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+srv.cfg.Realm+`",service="`+srv.cfg.Service+`",scope="registry:catalog:search"`)
 		writeJSON(w, r, http.StatusUnauthorized, map[string]string{"error": err.Error()})
 		return
 	}
-	id = id.narrow("registry", "catalog", "search")
+	id = id.Narrow("registry", "catalog", "search")
 	q := r.URL.Query()
 	n := atoiRange(q.Get("n"), 25, 1, 100)
 	page := atoiRange(q.Get("page"), 1, 1, 1<<20)
 	// Docker sends "library/TERM" style names sometimes; search the term.
 	text := strings.TrimPrefix(q.Get("q"), "library/")
-	res := h.search(id, search.Query{Text: text, Offset: (page - 1) * n, Limit: n})
+	res := srv.search(id, search.Query{Text: text, Offset: (page - 1) * n, Limit: n})
 	out := v1Response{Query: q.Get("q"), NumResults: res.Total, Page: page, PageSize: n, Results: []v1Result{}}
 	out.NumPages = (res.Total + n - 1) / n
 	for _, e := range res.Entries {
@@ -74,9 +75,9 @@ func (h *Hub) serveV1Search(w http.ResponseWriter, r *http.Request) {
 
 // search runs a query as id sees the hub: private repositories only where
 // id may pull.
-func (h *Hub) search(id identity, q search.Query) search.Result {
-	q.Visible = func(e search.Entry) bool { return h.canWrite(id, e.Repo) }
-	return h.index.Search(q)
+func (srv *API) search(id access.Identity, q search.Query) search.Result {
+	q.Visible = func(e search.Entry) bool { return srv.access.CanWrite(id, e.Repo) }
+	return srv.index.Search(q)
 }
 
 func atoiRange(s string, def, lo, hi int) int {

@@ -1,4 +1,11 @@
-package hub
+// Package analysis is the hub's background analysis of pushed images: each
+// image manifest gets an inventory of its packages (read from the
+// compressed layer blobs as they are stored, never unpacked) and a
+// vulnerability summary from the hub's OSV database. A push only drops its
+// manifest into a bounded queue and never waits; what does not fit, and
+// what a stopped hub had not finished, is found again by a sweep of the
+// tagged manifests that have no analysis.
+package analysis
 
 import (
 	"context"
@@ -7,8 +14,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,39 +23,55 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-dev/berth/errdefs"
-	"github.com/berth-dev/berth/hub/blobs"
 	"github.com/berth-dev/berth/hub/meta"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/sbom"
 	"github.com/berth-dev/berth/vuln"
-	"github.com/berth-dev/berth/vuln/report"
 )
 
-// Background analysis of pushed images: each image manifest gets an
-// inventory of its packages (read from the compressed layer blobs as they
-// are stored, never unpacked) and a vulnerability summary from the hub's OSV
-// database. A push only drops its manifest into a bounded queue and never
-// waits; what does not fit, and what a stopped hub had not finished, is found
-// again by a sweep of the tagged manifests that have no analysis.
-
 const (
-	analysisQueue = 256
+	queueLen = 256
 	// dbInfoTTL is how long the database's description is trusted before
 	// it is read again, to notice an update made beside a running hub.
 	dbInfoTTL = 30 * time.Second
 )
 
-type analysisJob struct {
+type job struct {
 	repo      string
 	digest    digest.Digest
 	mediaType string
 }
 
-type analyser struct {
-	h       *Hub
+// Store is where analyses are kept, beside the manifests they are of.
+type Store interface {
+	meta.Analyses
+}
+
+// Blobs is where the manifests, configs and layers are read from.
+type Blobs interface {
+	Open(ctx context.Context, d digest.Digest) (io.ReadSeekCloser, error)
+	ReadAll(ctx context.Context, d digest.Digest) ([]byte, error)
+}
+
+// Config says how much to analyse and against what.
+type Config struct {
+	// Workers is how many images are analysed at once (default 1;
+	// negative turns analysis off).
+	Workers int
+	// DBPath is the OSV database; while it is missing, analyses say so.
+	DBPath string
+	Logger *slog.Logger
+}
+
+// Analyser analyses pushed images in the background.
+type Analyser struct {
+	store   Store
+	blobs   Blobs
+	log     *slog.Logger
 	workers int
-	queue   chan analysisJob
+	queue   chan job
 	dropped atomic.Bool
+	wg      sync.WaitGroup
 
 	mu      sync.Mutex
 	pending map[digest.Digest]bool
@@ -60,28 +83,30 @@ type analyser struct {
 	infoAt time.Time
 }
 
-func newAnalyser(h *Hub, workers int, dbPath string) *analyser {
-	if workers == 0 {
-		workers = 1
+// New makes an analyser; Start sets it to work.
+func New(cfg Config, store Store, b Blobs) *Analyser {
+	if cfg.Workers == 0 {
+		cfg.Workers = 1
 	}
-	if dbPath == "" && h.cfg.Root != "" {
-		dbPath = vuln.DefaultPath(h.cfg.Root)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	return &analyser{h: h, workers: workers, queue: make(chan analysisJob, analysisQueue), pending: map[digest.Digest]bool{}, dbPath: dbPath}
+	return &Analyser{store: store, blobs: b, log: cfg.Logger, workers: cfg.Workers, queue: make(chan job, queueLen), pending: map[digest.Digest]bool{}, dbPath: cfg.DBPath}
 }
 
-func (a *analyser) enabled() bool { return a.workers > 0 }
+// Enabled reports whether pushed images are analysed.
+func (a *Analyser) Enabled() bool { return a.workers > 0 }
 
-// start runs the workers and a first sweep, which takes up what a stopped
+// Start runs the workers and a first sweep, which takes up what a stopped
 // hub left unanalysed; later sweeps run only after the queue overflowed.
-func (a *analyser) start(ctx context.Context) {
-	if !a.enabled() {
+func (a *Analyser) Start(ctx context.Context) {
+	if !a.Enabled() {
 		return
 	}
 	for range a.workers {
-		a.h.wg.Add(1)
+		a.wg.Add(1)
 		go func() {
-			defer a.h.wg.Done()
+			defer a.wg.Done()
 			for {
 				select {
 				case <-ctx.Done():
@@ -92,21 +117,32 @@ func (a *analyser) start(ctx context.Context) {
 			}
 		}()
 	}
-	a.h.wg.Add(1)
+	a.wg.Add(1)
 	go func() {
-		defer a.h.wg.Done()
+		defer a.wg.Done()
 		a.sweep(ctx)
 	}()
-	a.h.goLoop(ctx, time.Minute, func(ctx context.Context) {
-		if a.dropped.Swap(false) {
-			a.sweep(ctx)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if a.dropped.Swap(false) {
+					a.sweep(ctx)
+				}
+			}
 		}
-	})
+	}()
 }
 
-// enqueue asks for a manifest to be analysed, without ever blocking.
-func (a *analyser) enqueue(m meta.Manifest) {
-	if !a.enabled() {
+// Enqueue asks for a manifest to be analysed, without ever blocking.
+func (a *Analyser) Enqueue(m meta.Manifest) {
+	if !a.Enabled() {
 		return
 	}
 	a.mu.Lock()
@@ -115,36 +151,36 @@ func (a *analyser) enqueue(m meta.Manifest) {
 		return
 	}
 	select {
-	case a.queue <- analysisJob{repo: m.Repo, digest: m.Digest, mediaType: m.MediaType}:
+	case a.queue <- job{repo: m.Repo, digest: m.Digest, mediaType: m.MediaType}:
 		a.pending[m.Digest] = true
 	default:
 		a.dropped.Store(true)
 	}
 }
 
-func (a *analyser) sweep(ctx context.Context) {
-	ms, err := a.h.meta.Unanalysed(ctx, analysisQueue)
+func (a *Analyser) sweep(ctx context.Context) {
+	ms, err := a.store.Unanalysed(ctx, queueLen)
 	if err != nil {
 		if ctx.Err() == nil {
-			a.h.log.Warn("listing manifests to analyse", "err", err)
+			a.log.Warn("listing manifests to analyse", "err", err)
 		}
 		return
 	}
 	for _, m := range ms {
-		a.enqueue(m)
+		a.Enqueue(m)
 	}
-	if len(ms) == analysisQueue {
+	if len(ms) == queueLen {
 		a.dropped.Store(true) // there may be more: look again next round
 	}
 }
 
-func (a *analyser) run(ctx context.Context, j analysisJob) {
+func (a *Analyser) run(ctx context.Context, j job) {
 	defer func() {
 		a.mu.Lock()
 		delete(a.pending, j.digest)
 		a.mu.Unlock()
 	}()
-	if prev, err := a.h.meta.Analysis(ctx, j.digest); err == nil && prev.Status != meta.AnalysisFailed {
+	if prev, err := a.store.Analysis(ctx, j.digest); err == nil && prev.Status != meta.AnalysisFailed {
 		return // the same content pushed again, or another hub was quicker
 	}
 	start := time.Now()
@@ -153,22 +189,22 @@ func (a *analyser) run(ctx context.Context, j analysisJob) {
 		return // shutting down: the next start takes it up again
 	}
 	res.Digest, res.Analysed = j.digest, time.Now()
-	if err := a.h.meta.PutAnalysis(ctx, res); err != nil {
+	if err := a.store.PutAnalysis(ctx, res); err != nil {
 		if !errors.Is(err, errdefs.ErrNotFound) {
-			a.h.log.Warn("storing an analysis", "repository", j.repo, "digest", j.digest, "err", err)
+			a.log.Warn("storing an analysis", "repository", j.repo, "digest", j.digest, "err", err)
 		}
 		return
 	}
-	a.h.log.Info("analysed an image", "repository", j.repo, "digest", j.digest, "status", res.Status,
+	a.log.Info("analysed an image", "repository", j.repo, "digest", j.digest, "status", res.Status,
 		"packages", pkgs, "error", res.Error, "duration", time.Since(start))
 }
 
 // analyse reads an image's inventory from its layer blobs and matches it.
-func (a *analyser) analyse(ctx context.Context, j analysisJob) (meta.Analysis, int) {
+func (a *Analyser) analyse(ctx context.Context, j job) (meta.Analysis, int) {
 	failed := func(err error) (meta.Analysis, int) {
 		return meta.Analysis{Status: meta.AnalysisFailed, Error: err.Error()}, 0
 	}
-	body, err := a.h.readBlob(ctx, j.digest)
+	body, err := a.blobs.ReadAll(ctx, j.digest)
 	if err != nil {
 		return failed(fmt.Errorf("reading the manifest: %w", err))
 	}
@@ -183,7 +219,7 @@ func (a *analyser) analyse(ctx context.Context, j analysisJob) (meta.Analysis, i
 	if !image.IsConfig(m.Config.MediaType) {
 		return meta.Analysis{Status: meta.AnalysisSkipped, Error: "not a container image (config " + m.Config.MediaType + ")"}, 0
 	}
-	raw, err := a.h.readBlob(ctx, m.Config.Digest)
+	raw, err := a.blobs.ReadAll(ctx, m.Config.Digest)
 	if err != nil {
 		return failed(fmt.Errorf("reading the config: %w", err))
 	}
@@ -196,7 +232,7 @@ func (a *analyser) analyse(ctx context.Context, j analysisJob) (meta.Analysis, i
 	}
 	layers := make([]sbom.Layer, len(m.Layers))
 	for i, l := range m.Layers {
-		layers[i] = blobLayer{blobs: a.h.blobs, digest: l.Digest, diffID: cfg.RootFS.DiffIDs[i]}
+		layers[i] = blobLayer{blobs: a.blobs, digest: l.Digest, diffID: cfg.RootFS.DiffIDs[i]}
 	}
 	s, err := sbom.Inventory(ctx, layers, sbom.WithParallelism(2), sbom.WithMemoryLimit(32<<20))
 	if err != nil {
@@ -216,7 +252,7 @@ func (a *analyser) analyse(ctx context.Context, j analysisJob) (meta.Analysis, i
 // blobLayer is a layer as the hub stores it: the compressed blob, which the
 // inventory decompresses as it streams through.
 type blobLayer struct {
-	blobs  blobs.Store
+	blobs  Blobs
 	digest digest.Digest
 	diffID digest.Digest
 }
@@ -226,34 +262,11 @@ func (l blobLayer) Open(ctx context.Context) (io.ReadCloser, error) {
 	return l.blobs.Open(ctx, l.digest)
 }
 
-// VulnSummary is the vulnerability part of an analysis, as the API shows it.
-type VulnSummary struct {
-	// Database is "osv" when the image was matched, "none" when the hub
-	// has no database (Message says so).
-	Database        string         `json:"database"`
-	Message         string         `json:"message,omitempty"`
-	DatabaseUpdated time.Time      `json:"database_updated,omitzero"`
-	Total           int            `json:"total"`
-	Packages        int            `json:"packages"`
-	Counts          map[string]int `json:"counts"`
-	Findings        []vuln.Finding `json:"findings"`
-	Warnings        []string       `json:"warnings,omitempty"`
-}
-
-func summarise(fs []vuln.Finding) VulnSummary {
-	c := report.Count(fs)
-	v := VulnSummary{Database: "osv", Total: c.Total, Packages: c.Packages, Counts: map[string]int{}, Findings: fs}
-	for s := vuln.Unknown; s <= vuln.Critical; s++ {
-		v.Counts[strings.ToLower(s.String())] = c.By[s]
-	}
-	return v
-}
-
 // match matches an inventory against the hub's database, if it has one.
-func (a *analyser) match(ctx context.Context, s *sbom.SBOM) VulnSummary {
+func (a *Analyser) match(ctx context.Context, s *sbom.SBOM) VulnSummary {
 	db, info, err := a.database(ctx)
 	if err != nil || db == nil {
-		v := summarise([]vuln.Finding{})
+		v := Summarise([]vuln.Finding{})
 		v.Database, v.Message = "none", "no database"
 		if err != nil {
 			v.Message = "no database: " + err.Error()
@@ -262,11 +275,11 @@ func (a *analyser) match(ctx context.Context, s *sbom.SBOM) VulnSummary {
 	}
 	res, err := vuln.Match(ctx, db, s)
 	if err != nil {
-		v := summarise([]vuln.Finding{})
+		v := Summarise([]vuln.Finding{})
 		v.Database, v.Message = "none", "no database: "+err.Error()
 		return v
 	}
-	v := summarise(res.Findings)
+	v := Summarise(res.Findings)
 	v.DatabaseUpdated, v.Warnings = info.Updated, res.Warnings
 	return v
 }
@@ -274,7 +287,7 @@ func (a *analyser) match(ctx context.Context, s *sbom.SBOM) VulnSummary {
 // database opens the vulnerability database once it exists and holds
 // advisories, and describes it (re-read every dbInfoTTL). It answers nil
 // while there is none; a database put in place later is picked up.
-func (a *analyser) database(ctx context.Context) (*vuln.DB, *vuln.Info, error) {
+func (a *Analyser) database(ctx context.Context) (*vuln.DB, *vuln.Info, error) {
 	a.dbMu.Lock()
 	defer a.dbMu.Unlock()
 	if a.db == nil {
@@ -292,7 +305,10 @@ func (a *analyser) database(ctx context.Context) (*vuln.DB, *vuln.Info, error) {
 		}
 		a.db, a.dbInfo = db, nil
 	}
-	if a.dbInfo == nil || time.Since(a.infoAt) > dbInfoTTL {
+	// An empty database is asked again every time: it may be one being
+	// filled (an import opens it before it writes), and a description
+	// kept for dbInfoTTL would hide the advisories once they are in.
+	if a.dbInfo == nil || a.dbInfo.Advisories == 0 || time.Since(a.infoAt) > dbInfoTTL {
 		info, err := a.db.Info(ctx)
 		if err != nil {
 			return nil, nil, err
@@ -305,11 +321,11 @@ func (a *analyser) database(ctx context.Context) (*vuln.DB, *vuln.Info, error) {
 	return a.db, a.dbInfo, nil
 }
 
-// fresh returns an analysis whose vulnerability summary is matched against
+// Fresh returns an analysis whose vulnerability summary is matched against
 // the database as it is now: an analysis made before the database existed
 // or was last updated is matched again from its stored inventory (cheap:
 // no layer is read) and stored.
-func (a *analyser) fresh(ctx context.Context, an meta.Analysis) meta.Analysis {
+func (a *Analyser) Fresh(ctx context.Context, an meta.Analysis) meta.Analysis {
 	if an.Status != meta.AnalysisDone {
 		return an
 	}
@@ -330,13 +346,16 @@ func (a *analyser) fresh(ctx context.Context, an meta.Analysis) meta.Analysis {
 		return an
 	}
 	an.Vulnerabilities = vs
-	if err := a.h.meta.PutAnalysis(ctx, an); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-		a.h.log.Warn("storing a refreshed analysis", "digest", an.Digest, "err", err)
+	if err := a.store.PutAnalysis(ctx, an); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		a.log.Warn("storing a refreshed analysis", "digest", an.Digest, "err", err)
 	}
 	return an
 }
 
-func (a *analyser) close() {
+// Close waits for the workers, whose context must be done, and closes the
+// database.
+func (a *Analyser) Close() {
+	a.wg.Wait()
 	a.dbMu.Lock()
 	defer a.dbMu.Unlock()
 	if a.db != nil {

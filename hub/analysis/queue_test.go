@@ -1,9 +1,10 @@
-package hub
+package analysis
 
 import (
 	"context"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -15,22 +16,22 @@ import (
 // and the next sweep finds it again among the unanalysed manifests.
 func TestAnalysisQueueNeverBlocks(t *testing.T) {
 	ctx := context.Background()
-	h, err := New(ctx, Config{Root: t.TempDir(), Open: true, GCInterval: -1, AnalysisWorkers: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := meta.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.Close()
-	a := &analyser{h: h, workers: 1, queue: make(chan analysisJob, 2), pending: map[digest.Digest]bool{}}
+	defer s.Close()
+	a := &Analyser{store: s, log: slog.New(slog.NewTextHandler(io.Discard, nil)), workers: 1, queue: make(chan job, 2), pending: map[digest.Digest]bool{}}
 	var ms []meta.Manifest
 	for i := range 4 {
 		m := meta.Manifest{Repo: "team/app", Digest: digest.FromString(string(rune('a' + i))), MediaType: "application/vnd.oci.image.manifest.v1+json", Size: 1}
-		if err := h.meta.PutManifest(ctx, m, string(rune('a'+i))); err != nil {
+		if err := s.PutManifest(ctx, m, string(rune('a'+i))); err != nil {
 			t.Fatal(err)
 		}
 		ms = append(ms, m)
 	}
 	for _, m := range append(ms, ms[0]) { // the last is already queued
-		a.enqueue(m)
+		a.Enqueue(m)
 	}
 	if len(a.queue) != 2 || !a.dropped.Load() || len(a.pending) != 2 {
 		t.Fatalf("queue %d, dropped %v, pending %d", len(a.queue), a.dropped.Load(), len(a.pending))
@@ -39,7 +40,7 @@ func TestAnalysisQueueNeverBlocks(t *testing.T) {
 	for range 2 {
 		j := <-a.queue
 		delete(a.pending, j.digest)
-		if err := h.meta.PutAnalysis(ctx, meta.Analysis{Digest: j.digest, Status: meta.AnalysisDone}); err != nil {
+		if err := s.PutAnalysis(ctx, meta.Analysis{Digest: j.digest, Status: meta.AnalysisDone}); err != nil {
 			t.Fatal(err)
 		}
 	}

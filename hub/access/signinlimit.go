@@ -1,7 +1,8 @@
-package hub
+package access
 
 import (
 	"container/list"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/hub/names"
 )
 
 // signInLimiter throttles password guessing. After a run of failed password
@@ -301,7 +303,7 @@ func (t *failureTable) dropIfIdle(f *failures) {
 // printable is a name as a message may show it: account names as they
 // are, anything else quoted and cut short.
 func printable(name string) string {
-	if accountRE.MatchString(name) {
+	if names.ValidAccount(name) {
 		return name
 	}
 	if len(name) > 40 {
@@ -341,4 +343,11 @@ func clientAddr(remote string) string {
 		return p.String()
 	}
 	return ip.String()
+}
+
+// WithClient is r's context carrying whom r's attempts count against, for
+// a handler that calls the token endpoint in process on r's behalf (the web
+// pages): sign-in attempts must count against the browser, not the hub.
+func WithClient(r *http.Request) context.Context {
+	return context.WithValue(r.Context(), clientKey{}, clientOf(r))
 }

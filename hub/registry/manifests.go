@@ -1,4 +1,4 @@
-package hub
+package registry
 
 import (
 	"context"
@@ -13,18 +13,21 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/hub/cache"
+	"github.com/berth-dev/berth/hub/errcode"
 	"github.com/berth-dev/berth/hub/meta"
+	"github.com/berth-dev/berth/hub/names"
 	"github.com/berth-dev/berth/image"
 )
 
-func (h *Hub) serveManifest(w http.ResponseWriter, r *http.Request, rt route) {
+func (reg *Registry) serveManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		h.getManifest(w, r, rt)
+		reg.getManifest(w, r, rt)
 	case http.MethodPut:
-		h.putManifest(w, r, rt)
+		reg.putManifest(w, r, rt)
 	case http.MethodDelete:
-		h.deleteManifest(w, r, rt)
+		reg.deleteManifest(w, r, rt)
 	default:
 		methodNotAllowed(w, r, "GET, HEAD, PUT, DELETE")
 	}
@@ -33,96 +36,75 @@ func (h *Hub) serveManifest(w http.ResponseWriter, r *http.Request, rt route) {
 // isDigestRef tells a digest reference from a tag: tags have no colon.
 func isDigestRef(ref string) bool { return strings.Contains(ref, ":") }
 
-func (h *Hub) getManifest(w http.ResponseWriter, r *http.Request, rt route) {
-	if !h.authorize(w, r, rt.name, "pull") {
+func (reg *Registry) getManifest(w http.ResponseWriter, r *http.Request, rt route) {
+	if !reg.access.Authorize(w, r, rt.name, "pull") {
 		return
 	}
-	repo := canonical(rt.name)
-	m, gen := h.manifests.get(repo, rt.ref)
+	repo := names.Canonical(rt.name)
+	m, gen := reg.meta.CachedManifest(repo, rt.ref)
 	if m == nil {
 		var err error
-		if m, err = h.loadManifest(r.Context(), repo, rt.ref); err != nil {
-			writeError(w, r, toAPIError(err, aboutManifest))
+		if m, err = reg.loadManifest(r.Context(), repo, rt.ref); err != nil {
+			errcode.Write(w, r, errcode.From(err, errcode.AboutManifest))
 			return
 		}
-		h.manifests.put(repo, rt.ref, gen, m)
+		reg.meta.KeepManifest(repo, rt.ref, gen, m)
 	}
 	hdr := w.Header()
-	hdr["Content-Type"] = []string{m.mediaType}
-	hdr["Content-Length"] = []string{m.length}
-	hdr["Docker-Content-Digest"] = []string{m.digest.String()}
-	hdr["Etag"] = []string{`"` + m.digest.String() + `"`}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, m.digest.String()) {
+	hdr["Content-Type"] = []string{m.MediaType}
+	hdr["Content-Length"] = []string{m.Length}
+	hdr["Docker-Content-Digest"] = []string{m.Digest.String()}
+	hdr["Etag"] = []string{`"` + m.Digest.String() + `"`}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, m.Digest.String()) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	if r.Method == http.MethodGet {
-		h.pulls.add(repo)
-		_, _ = w.Write(m.body)
+		reg.pulls.add(repo)
+		_, _ = w.Write(m.Body)
 	}
 }
 
 // loadManifest reads a manifest by tag or digest from the stores.
-func (h *Hub) loadManifest(ctx context.Context, repo, ref string) (*cachedManifest, error) {
+func (reg *Registry) loadManifest(ctx context.Context, repo, ref string) (*cache.Manifest, error) {
 	var d digest.Digest
 	if isDigestRef(ref) {
 		var err error
 		if d, err = image.ParseDigest(ref); err != nil {
-			return nil, newError(codeManifestUnknown, err.Error())
+			return nil, errcode.New(errcode.ManifestUnknown, err.Error())
 		}
 	} else {
 		if err := image.ValidateTag(ref); err != nil {
-			return nil, newError(codeManifestUnknown, err.Error())
+			return nil, errcode.New(errcode.ManifestUnknown, err.Error())
 		}
-		t, err := h.meta.Tag(ctx, repo, ref)
+		t, err := reg.meta.Tag(ctx, repo, ref)
 		if err != nil {
 			return nil, err
 		}
 		d = t.Digest
 	}
-	m, err := h.meta.Manifest(ctx, repo, d)
+	m, err := reg.meta.Manifest(ctx, repo, d)
 	if err != nil {
 		return nil, err
 	}
-	body, err := h.readBlob(ctx, d)
+	body, err := reg.blobs.ReadAll(ctx, d)
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", d, err)
 	}
-	return newCachedManifest(d, m.MediaType, body), nil
+	return cache.NewManifest(d, m.MediaType, body), nil
 }
 
-// readBlob reads a whole (small) blob, through the small-blob cache.
-func (h *Hub) readBlob(ctx context.Context, d digest.Digest) ([]byte, error) {
-	if b, ok := h.small.get(d); ok {
-		return b, nil
-	}
-	f, err := h.blobs.Open(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, image.MaxManifestSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > image.MaxManifestSize {
-		return nil, fmt.Errorf("blob %s is too big to read whole: %w", d, errdefs.ErrInvalid)
-	}
-	h.small.put(d, b)
-	return b, nil
-}
-
-func (h *Hub) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
-	if !h.authorize(w, r, rt.name, "pull", "push") {
+func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
+	if !reg.access.Authorize(w, r, rt.name, "pull", "push") {
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, image.MaxManifestSize+1))
 	if err != nil {
-		writeError(w, r, newError(codeManifestInvalid, err.Error()))
+		errcode.Write(w, r, errcode.New(errcode.ManifestInvalid, err.Error()))
 		return
 	}
 	if len(body) > image.MaxManifestSize {
-		writeError(w, r, &apiError{code: errorCode{"MANIFEST_INVALID", http.StatusRequestEntityTooLarge}, msg: fmt.Sprintf("a manifest may have at most %d bytes", image.MaxManifestSize)})
+		errcode.Write(w, r, errcode.New(errcode.ManifestTooBig, fmt.Sprintf("a manifest may have at most %d bytes", image.MaxManifestSize)))
 		return
 	}
 	ct := r.Header.Get("Content-Type")
@@ -134,11 +116,11 @@ func (h *Hub) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	if isDigestRef(rt.ref) {
 		want, err := image.ParseDigest(rt.ref)
 		if err != nil {
-			writeError(w, r, newError(codeDigestInvalid, err.Error()))
+			errcode.Write(w, r, errcode.New(errcode.DigestInvalid, err.Error()))
 			return
 		}
 		if d = want.Algorithm().FromBytes(body); d != want {
-			writeError(w, r, newError(codeDigestInvalid, fmt.Sprintf("the manifest hashes to %s, not %s", d, want)))
+			errcode.Write(w, r, errcode.New(errcode.DigestInvalid, fmt.Sprintf("the manifest hashes to %s, not %s", d, want)))
 			return
 		}
 	} else {
@@ -147,13 +129,13 @@ func (h *Hub) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	for _, t := range tags {
 		if err := image.ValidateTag(t); err != nil {
-			writeError(w, r, newError(codeManifestInvalid, err.Error()))
+			errcode.Write(w, r, errcode.New(errcode.ManifestInvalid, err.Error()))
 			return
 		}
 	}
-	m, err := h.PutManifest(r.Context(), canonical(rt.name), d, ct, body, tags...)
+	m, err := reg.PutManifest(r.Context(), names.Canonical(rt.name), d, ct, body, tags...)
 	if err != nil {
-		writeError(w, r, toAPIError(err, aboutManifest))
+		errcode.Write(w, r, errcode.From(err, errcode.AboutManifest))
 		return
 	}
 	hdr := w.Header()
@@ -172,7 +154,7 @@ func (h *Hub) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 // PutManifest stores a manifest in repo (a canonical name) after checking
 // that what it names is there, and points the tags at it. It is what a
 // manifest PUT does, and what seeding and tests use to put images in.
-func (h *Hub) PutManifest(ctx context.Context, repo string, d digest.Digest, mediaType string, body []byte, tags ...string) (meta.Manifest, error) {
+func (reg *Registry) PutManifest(ctx context.Context, repo string, d digest.Digest, mediaType string, body []byte, tags ...string) (meta.Manifest, error) {
 	p, err := image.ParseManifest(mediaType, body)
 	if err != nil {
 		return meta.Manifest{}, err
@@ -200,26 +182,24 @@ func (h *Hub) PutManifest(ctx context.Context, repo string, d digest.Digest, med
 	}
 	slices.Sort(ds)
 	for _, c := range ds {
-		defer h.locks.lock(c)()
+		defer reg.locks.lock(c)()
 	}
 	for _, c := range children {
 		if p.Index == nil && foreignLayer(c) {
 			continue
 		}
-		if err := h.checkChild(ctx, repo, c, p.Index != nil); err != nil {
+		if err := reg.checkChild(ctx, repo, c, p.Index != nil); err != nil {
 			return meta.Manifest{}, err
 		}
 		m.Children = append(m.Children, c.Digest)
 	}
-	if _, err := h.blobs.Put(ctx, d, strings.NewReader(string(body))); err != nil {
+	if _, err := reg.blobs.Put(ctx, d, strings.NewReader(string(body))); err != nil {
 		return meta.Manifest{}, err
 	}
-	if err := h.meta.PutManifest(ctx, m, tags...); err != nil {
+	if err := reg.meta.PutManifest(ctx, m, tags...); err != nil {
 		return meta.Manifest{}, err
 	}
-	h.analysis.enqueue(m)
-	h.manifests.invalidate(repo)
-	h.refreshRepo(ctx, repo)
+	reg.cfg.OnManifest(m)
 	return m, nil
 }
 
@@ -232,14 +212,14 @@ func foreignLayer(d ocispec.Descriptor) bool {
 
 // checkChild fails with MANIFEST_BLOB_UNKNOWN unless the repository holds
 // the child: a manifest for an index, a linked and stored blob otherwise.
-func (h *Hub) checkChild(ctx context.Context, repo string, c ocispec.Descriptor, inIndex bool) error {
+func (reg *Registry) checkChild(ctx context.Context, repo string, c ocispec.Descriptor, inIndex bool) error {
 	unknown := func() error {
-		e := newError(codeManifestBlobUnknown, "manifest references "+c.Digest.String()+", which is not in the repository")
-		e.detail = map[string]string{"digest": c.Digest.String()}
+		e := errcode.New(errcode.ManifestBlobUnknown, "manifest references "+c.Digest.String()+", which is not in the repository")
+		e.Detail = map[string]string{"digest": c.Digest.String()}
 		return e
 	}
 	if inIndex {
-		if _, err := h.meta.Manifest(ctx, repo, c.Digest); err != nil {
+		if _, err := reg.meta.Manifest(ctx, repo, c.Digest); err != nil {
 			if errors.Is(err, errdefs.ErrNotFound) {
 				return unknown()
 			}
@@ -247,10 +227,10 @@ func (h *Hub) checkChild(ctx context.Context, repo string, c ocispec.Descriptor,
 		}
 		return nil
 	}
-	if !h.hasLink(ctx, repo, c.Digest) {
+	if !reg.meta.HasLink(ctx, repo, c.Digest) {
 		return unknown()
 	}
-	info, err := h.blobs.Stat(ctx, c.Digest)
+	info, err := reg.blobs.Stat(ctx, c.Digest)
 	if err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) {
 			return unknown()
@@ -258,34 +238,32 @@ func (h *Hub) checkChild(ctx context.Context, repo string, c ocispec.Descriptor,
 		return err
 	}
 	if c.Size != info.Size {
-		return newError(codeManifestInvalid, fmt.Sprintf("descriptor of %s says %d bytes, the blob has %d", c.Digest, c.Size, info.Size))
+		return errcode.New(errcode.ManifestInvalid, fmt.Sprintf("descriptor of %s says %d bytes, the blob has %d", c.Digest, c.Size, info.Size))
 	}
 	return nil
 }
 
-func (h *Hub) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) {
-	if !h.authorize(w, r, rt.name, "delete") {
+func (reg *Registry) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) {
+	if !reg.access.Authorize(w, r, rt.name, "delete") {
 		return
 	}
 	ctx := r.Context()
-	repo := canonical(rt.name)
+	repo := names.Canonical(rt.name)
 	var err error
 	if isDigestRef(rt.ref) {
 		d, perr := image.ParseDigest(rt.ref)
 		if perr != nil {
-			writeError(w, r, newError(codeDigestInvalid, perr.Error()))
+			errcode.Write(w, r, errcode.New(errcode.DigestInvalid, perr.Error()))
 			return
 		}
-		err = h.meta.DeleteManifest(ctx, repo, d)
+		err = reg.meta.DeleteManifest(ctx, repo, d)
 	} else {
-		err = h.meta.DeleteTag(ctx, repo, rt.ref)
+		err = reg.meta.DeleteTag(ctx, repo, rt.ref)
 	}
 	if err != nil {
-		writeError(w, r, toAPIError(err, aboutManifest))
+		errcode.Write(w, r, errcode.From(err, errcode.AboutManifest))
 		return
 	}
-	h.manifests.invalidate(repo)
-	h.refreshRepo(ctx, repo)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusAccepted)
 }

@@ -1,0 +1,66 @@
+package hub_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/berth-dev/berth/internal/hubtest"
+)
+
+// TestMetricsMethodLabels: made-up methods count as OTHER, so a client
+// cannot add a series per method it invents.
+func TestMetricsMethodLabels(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{})
+	const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	paths := []string{"/v2/", "/v2/x/manifests/latest", "/api/v1/search", "/token", "/nowhere"}
+	for i := range 50 {
+		m := make([]byte, 8+rand.IntN(24))
+		for j := range m {
+			m[j] = letters[rand.IntN(len(letters))]
+		}
+		req, err := http.NewRequest(string(m), h.URL+paths[i%len(paths)], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	code, body := req(t, http.MethodGet, h.URL+"/metrics", "", nil)
+	if code != http.StatusOK {
+		t.Fatalf("metrics = %d", code)
+	}
+	standard := []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE", "OTHER"}
+	var seen []string
+	for _, m := range regexp.MustCompile(`method="([^"]*)"`).FindAllStringSubmatch(string(body), -1) {
+		if !slices.Contains(standard, m[1]) {
+			t.Errorf("method label %q in /metrics", m[1])
+		}
+		if !slices.Contains(seen, m[1]) {
+			seen = append(seen, m[1])
+		}
+	}
+	if !slices.Contains(seen, "OTHER") {
+		t.Errorf("no OTHER among the method labels %v", seen)
+	}
+	if n := strings.Count(string(body), "berth_hub_requests_total{"); n > 2*len(paths)+1 {
+		t.Errorf("%d request series after %d made-up methods:\n%s", n, 50, grep(string(body), "berth_hub_requests_total{"))
+	}
+}
+
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return fmt.Sprint(strings.Join(out, "\n"))
+}
