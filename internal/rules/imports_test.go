@@ -55,6 +55,15 @@ var layers = []rule{
 	{from: "hub/...", to: "internal/cli/...", why: "imports point down"},
 	{from: "hub/...", to: "ui/...", why: "imports point down"},
 	{from: "ui/...", to: "internal/cli/...", why: "imports point down"},
+
+	// The hub along its seams: the root package wires the parts together.
+	{from: "hub/registry/...", to: "hub/api/...", why: "the registry API and the JSON API are separate seams"},
+	{from: "hub/api/...", to: "hub/registry/...", why: "the registry API and the JSON API are separate seams"},
+	{from: "hub/access/...", to: "hub/...", except: []string{"hub/access/...", "hub/errcode", "hub/meta", "hub/names", "hub/token"},
+		why: "the access controller sits under the APIs it guards"},
+	{from: "hub/meta/...", to: "hub/...", except: []string{"hub/meta/..."}, why: "the metadata store is the bottom of the hub"},
+	{from: "hub/blobs/...", to: "hub/...", except: []string{"hub/blobs/..."}, why: "the blob store is the bottom of the hub"},
+	{from: "hub/web/...", to: "hub/...", except: []string{"hub/web/..."}, why: "the web pages are a client of the JSON API, over HTTP"},
 }
 
 func TestImportRules(t *testing.T) {
