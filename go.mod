@@ -33,7 +33,13 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require github.com/prometheus/client_golang v1.25.0 // indirect
+require (
+	github.com/fatih/color v1.15.0 // indirect
+	github.com/magefile/mage v1.14.0 // indirect
+	github.com/mattn/go-colorable v0.1.13 // indirect
+	github.com/prometheus/client_golang v1.25.0 // indirect
+	github.com/vbatts/tar-split v0.12.3 // indirect
+)
 
 require (
 	cyphar.com/go-pathrs v0.2.5 // indirect

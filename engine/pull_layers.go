@@ -93,7 +93,7 @@ func (e *Engine) pullLayer(ctx context.Context, repo *client.Repository, j *pull
 		return err
 	}
 	defer unlock()
-	if e.store.HasLayer(j.chainID) && (e.store.HasBlob(j.desc.Digest) || e.hasLocalBlob(ctx, j.diffID)) {
+	if e.store.HasLayer(j.chainID) && (e.store.HasBlob(j.desc.Digest) || e.hasLayerTar(ctx, j.chainID, j.diffID)) {
 		if info, err := e.store.Layer(j.chainID); err == nil {
 			j.size = info.Size
 		}

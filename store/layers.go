@@ -25,6 +25,10 @@ type LayerInfo struct {
 	// DiffSize is the length of the uncompressed layer tar, needed to write
 	// it into an archive without decompressing it twice.
 	DiffSize int64 `json:"diff_size"`
+	// Lossy says why the layer's files cannot give its tar back byte for
+	// byte (GNU sparse entries, a path twice): such a layer has no
+	// tar-split record and keeps its blob. "" for most layers.
+	Lossy string `json:"lossy,omitempty"`
 }
 
 // Layer reads the description of an unpacked layer, or ErrNotFound.

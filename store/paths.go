@@ -41,18 +41,19 @@ import (
 // state or the new one. The database says which images and containers exist;
 // the filesystem says which content exists. `berth system check` reconciles them.
 const (
-	dbFile       = "berth.db"
-	blobsDir     = "blobs"
-	ingestDir    = "ingest"
-	layersDir    = "layers"
-	layerTmpDir  = "tmp" // under layers/
-	layerFSDir   = "fs"
-	layerMeta    = "layer.json"
-	locksDir     = "locks"
-	trashDir     = "trash"
-	scratchDir   = "tmp"
-	containerDir = "containers"
-	volumeDir    = "volumes"
+	dbFile        = "berth.db"
+	blobsDir      = "blobs"
+	ingestDir     = "ingest"
+	layersDir     = "layers"
+	layerTmpDir   = "tmp" // under layers/
+	layerFSDir    = "fs"
+	layerMeta     = "layer.json"
+	layerTarSplit = "tar-split.json.gz"
+	locksDir      = "locks"
+	trashDir      = "trash"
+	scratchDir    = "tmp"
+	containerDir  = "containers"
+	volumeDir     = "volumes"
 )
 
 func (s *Store) blobPath(d digest.Digest) string {
