@@ -69,6 +69,9 @@ type layerJob struct {
 	done      chan struct{}
 	err       error
 	result    store.Unpacked
+	// blobMediaType is the media type of the layer's blob as the archive
+	// holds it, recorded with the image.
+	blobMediaType string
 }
 
 // Load stores the images of a Docker archive (`docker save`) or an OCI
@@ -104,8 +107,19 @@ func (e *Engine) Load(ctx context.Context, r io.Reader, progress ProgressFunc) (
 	if err := e.writeArchiveBlobs(ctx, idx, imgs); err != nil {
 		return res, err
 	}
+	// One Update records every layer and image: its one syncfs makes all
+	// the load wrote durable (see store/durable.go).
 	err = e.store.Update(ctx, func(tx *store.Tx) error {
 		res = LoadResult{}
+		for _, j := range jobs {
+			if j.skip {
+				continue
+			}
+			r := j.result
+			if err := tx.AddLayerBlob(ctx, store.LayerBlob{DiffID: j.diffID, Blob: r.Blob, MediaType: j.blobMediaType, Size: r.BlobSize}); err != nil {
+				return err
+			}
+		}
 		for _, img := range imgs {
 			if err := e.recordLoaded(ctx, tx, img, &res); err != nil {
 				return err
@@ -313,10 +327,9 @@ func (e *Engine) unpackJob(ctx context.Context, idx *tarIndex, j *layerJob, prog
 	if mt == "" {
 		mt = LayerMediaType(res.Compression)
 	}
+	j.blobMediaType = mt
 	progress.send(Progress{ID: short, Status: "Loading layer", Current: sr.Size(), Total: sr.Size()})
-	return e.store.Update(ctx, func(tx *store.Tx) error {
-		return tx.AddLayerBlob(ctx, store.LayerBlob{DiffID: j.diffID, Blob: res.Blob, MediaType: mt, Size: res.BlobSize})
-	})
+	return nil
 }
 
 // archiveLayerCompressed tells whether a layer in an archive is
