@@ -182,3 +182,46 @@ func TestCheckFindsFlippedByte(t *testing.T) {
 		t.Fatalf("reading the changed layer's tar: %v, want ErrDigestMismatch", err)
 	}
 }
+
+// TestDropCompressed: a pulled layer keeps its compressed blob until
+// DropCompressed, after which its tar still reads back; a lossy layer keeps
+// its blob.
+func TestDropCompressed(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	plain := plainLayer()
+	dup := testimage.Tar(testimage.File{Name: "a", Body: "first"}, testimage.File{Name: "a", Body: "second"})
+	var blobs []digest.Digest
+	for _, tarball := range [][]byte{plain, dup} {
+		gz := testimage.Gzip(tarball)
+		res, err := s.Unpack(ctx, bytes.NewReader(gz), Unpack{Blob: digest.FromBytes(gz), Size: int64(len(gz)), DiffID: digest.FromBytes(tarball), KeepBlob: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Update(ctx, func(tx *Tx) error {
+			return tx.AddLayerBlob(ctx, LayerBlob{DiffID: res.Layer.DiffID, Blob: res.Blob, MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Size: res.BlobSize})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs = append(blobs, res.Blob)
+	}
+	space, err := s.DropCompressed(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.HasBlob(blobs[0]) || !s.HasBlob(blobs[1]) {
+		t.Fatalf("after dropping: plain layer's blob kept %v, lossy layer's %v; want only the lossy one's", s.HasBlob(blobs[0]), s.HasBlob(blobs[1]))
+	}
+	if want := int64(len(testimage.Gzip(plain))); space != want {
+		t.Errorf("reclaimed %d bytes, want %d", space, want)
+	}
+	r, err := s.OpenLayerTar(ctx, digest.FromBytes(plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("the layer reads back as %d bytes (%v) after its blob was dropped", len(got), err)
+	}
+}
