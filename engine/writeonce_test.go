@@ -119,3 +119,39 @@ func TestLoadedLayersWrittenOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadReadsAFileWhereItLies: `load -i FILE` of a plain tar reads the
+// file itself, with no copy; a gzipped one is decompressed into a copy.
+func TestLoadReadsAFileWhereItLies(t *testing.T) {
+	ctx := context.Background()
+	e := openEngine(t)
+	archive, _, _, _ := twoImages()
+	for _, tt := range []struct {
+		name     string
+		body     []byte
+		wantSame bool
+	}{
+		{"plain tar", archive, true},
+		{"gzip", testimage.Gzip(archive), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "archive")
+			if err := os.WriteFile(path, tt.body, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			file, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer file.Close()
+			f, cleanup, err := e.seekableArchive(ctx, file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cleanup()
+			if (f == file) != tt.wantSame {
+				t.Fatalf("read the file itself: %v, want %v", f == file, tt.wantSame)
+			}
+		})
+	}
+}
