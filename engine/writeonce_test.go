@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -79,6 +80,13 @@ func TestLoadedLayersWrittenOnce(t *testing.T) {
 		}
 	}
 	checkStore(t, e)
+	du, err := e.DiskUsage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(du.KeptBlobs) != 2 || !strings.Contains(du.KeptBlobs[0].Why+du.KeptBlobs[1].Why, "twice") || !strings.Contains(du.KeptBlobs[0].Why+du.KeptBlobs[1].Why, "sparse") {
+		t.Errorf("system df -v lists the blobs kept as %+v, want the two lossy layers', saying why", du.KeptBlobs)
+	}
 
 	var saved bytes.Buffer
 	if err := e.Save(ctx, &saved, []string{"once:1"}); err != nil {
