@@ -225,3 +225,19 @@ func TestDropCompressed(t *testing.T) {
 		t.Fatalf("the layer reads back as %d bytes (%v) after its blob was dropped", len(got), err)
 	}
 }
+
+// TestUnreadableFileWithoutRoot: without root, a file whose mode denies
+// reading it could not give its payload back, so its layer keeps a blob.
+func TestUnreadableFileWithoutRoot(t *testing.T) {
+	defer func(was bool) { asRoot = was }(asRoot)
+	asRoot = false
+	s := openStore(t, t.TempDir())
+	tarball := testimage.Tar(testimage.File{Name: "etc/"}, testimage.File{Name: "etc/shadow", Body: "root:*:", Mode: 0o040})
+	res, err := s.Unpack(context.Background(), bytes.NewReader(tarball), Unpack{Size: -1, DiffID: digest.FromBytes(tarball), BlobIfLossy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Layer.Lossy, "etc/shadow") || !s.HasBlob(res.Blob) {
+		t.Fatalf("lossy %q, blob kept %v; want the layer lossy for etc/shadow, its blob kept", res.Layer.Lossy, s.HasBlob(res.Blob))
+	}
+}

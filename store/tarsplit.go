@@ -78,6 +78,9 @@ func (rec *splitRecorder) abort() {
 	rec.f.Close()
 }
 
+// asRoot tells whether this process reads files whatever their mode.
+var asRoot = os.Geteuid() == 0
+
 // lossy tells why the files unpacked into fsDir cannot give back the tar of
 // tarSize bytes that was recorded, or "" when they can.
 func (rec *splitRecorder) lossy(fsDir string, tarSize int64) string {
@@ -104,6 +107,11 @@ func (rec *splitRecorder) lossy(fsDir string, tarSize int64) string {
 		unix.Close(fd)
 		if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != pf.size {
 			return fmt.Sprintf("%s among its files is not the %d bytes the tar holds", pf.name, pf.size)
+		}
+		// Without root, a file its mode makes unreadable (Fedora's
+		// /etc/shadow is 0000) could not be read back.
+		if !asRoot && st.Mode&0o400 == 0 {
+			return fmt.Sprintf("%s among its files cannot be read back without root", pf.name)
 		}
 	}
 	return ""
