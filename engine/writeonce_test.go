@@ -129,15 +129,13 @@ func TestLoadedLayersWrittenOnce(t *testing.T) {
 }
 
 // TestLoadReadsAFileWhereItLies: `load -i FILE` of a plain tar reads the
-// file itself, with no copy; a gzipped one is decompressed into a copy.
+// file itself, with no copy; a gzipped one is not read as a file.
 func TestLoadReadsAFileWhereItLies(t *testing.T) {
-	ctx := context.Background()
-	e := openEngine(t)
 	archive, _, _, _ := twoImages()
 	for _, tt := range []struct {
-		name     string
-		body     []byte
-		wantSame bool
+		name      string
+		body      []byte
+		wantPlain bool
 	}{
 		{"plain tar", archive, true},
 		{"gzip", testimage.Gzip(archive), false},
@@ -152,13 +150,97 @@ func TestLoadReadsAFileWhereItLies(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer file.Close()
-			f, cleanup, err := e.seekableArchive(ctx, file)
+			if f, ok := plainArchiveFile(file); ok != tt.wantPlain || ok && f != file {
+				t.Fatalf("read as the file itself: %v, want %v", ok, tt.wantPlain)
+			}
+		})
+	}
+}
+
+// manifestFirst rewrites an archive with manifest.json and the configs
+// before the layers.
+func manifestFirst(t *testing.T, archive []byte) []byte {
+	t.Helper()
+	type entry struct {
+		h    *tar.Header
+		body []byte
+	}
+	var first, rest []entry
+	tr := tar.NewReader(bytes.NewReader(archive))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		if strings.HasSuffix(h.Name, ".json") && !strings.Contains(h.Name, "/") {
+			first = append([]entry{{h, b}}, first...) // manifest.json, written last, first
+		} else {
+			rest = append(rest, entry{h, b})
+		}
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range append(first, rest...) {
+		if err := tw.WriteHeader(e.h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(e.body)
+	}
+	tw.Close()
+	return buf.Bytes()
+}
+
+// TestLoadStreams loads archives from a stream: one that tells its images
+// before their layers is unpacked as it goes, with no copy; one in docker
+// save's order is spooled. Both store the same images.
+func TestLoadStreams(t *testing.T) {
+	ctx := context.Background()
+	archive, base, a, _ := twoImages()
+	// A layer under two parents: the archive holds it once.
+	shared := testimage.DockerArchive(
+		testimage.ArchiveImage{Config: testimage.Config([]string{"sh"}, base, a), Layers: [][]byte{base, a}, Tags: []string{"one:1"}},
+		testimage.ArchiveImage{Config: testimage.Config([]string{"sh"}, a), Layers: [][]byte{a}, Tags: []string{"two:1"}},
+	)
+	tests := []struct {
+		name      string
+		body      []byte
+		wantSpool bool
+	}{
+		{"docker save's order", archive, true},
+		{"manifest first", manifestFirst(t, archive), false},
+		{"manifest first, gzip", testimage.Gzip(manifestFirst(t, archive)), false},
+		{"a layer under two parents", manifestFirst(t, shared), false},
+	}
+	defer func(was int64) { headLimit = was }(headLimit)
+	headLimit = 4 << 10 // less than a layer: small files only
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := openEngine(t)
+			before := spooled.Load()
+			res, err := e.Load(ctx, bytes.NewReader(tt.body), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer cleanup()
-			if (f == file) != tt.wantSame {
-				t.Fatalf("read the file itself: %v, want %v", f == file, tt.wantSame)
+			if got := spooled.Load() > before; got != tt.wantSpool {
+				t.Errorf("spooled %v, want %v", got, tt.wantSpool)
+			}
+			want := load(t, openEngine(t), tt.body) // read as a file would be
+			if len(res.Images) != len(want.Images) {
+				t.Fatalf("loaded %+v, want %+v", res, want)
+			}
+			for i := range res.Images {
+				if res.Images[i].ID != want.Images[i].ID {
+					t.Errorf("image %d: %s, want %s", i, res.Images[i].ID, want.Images[i].ID)
+				}
+			}
+			checkStore(t, e)
+			var saved bytes.Buffer
+			if err := e.Save(ctx, &saved, []string{strings.Split(res.Images[0].Tags[0], ":")[0]}); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}
