@@ -34,6 +34,8 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
+require github.com/prometheus/client_golang v1.25.0 // indirect
+
 require (
 	cyphar.com/go-pathrs v0.2.5 // indirect
 	github.com/anchore/go-struct-converter v0.1.0 // indirect
