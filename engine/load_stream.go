@@ -226,13 +226,14 @@ func streamLayers(ctx context.Context, tr *tar.Reader, byEntry map[string][]*lay
 	}
 }
 
-// unpackLater unpacks the layers the stream held once for several jobs,
-// each from the tar of a job unpacked with the same diff ID.
+// unpackLater unpacks the layers the stream held once for several jobs
+// (or linked to, as docker save links a layer two images share), each from
+// the tar of a job with the same diff ID, unpacked or already present.
 func (s *layerStreams) unpackLater(later, jobs []*layerJob) error {
 	for _, j := range later {
 		var from *layerJob
 		for _, o := range jobs {
-			if o.diffID == j.diffID && !o.skip && o != j && !contains(later, o) {
+			if o.diffID == j.diffID && o != j && !contains(later, o) {
 				from = o
 				break
 			}

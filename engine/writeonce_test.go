@@ -245,3 +245,45 @@ func TestLoadStreams(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadStreamLinkedLayer: a stream whose image links its layer to
+// another image's (as docker save writes a shared layer), that layer
+// already in the store, unpacks it from the store.
+func TestLoadStreamLinkedLayer(t *testing.T) {
+	ctx := context.Background()
+	_, base, a, _ := twoImages()
+	cfgOne, cfgTwo := testimage.Config([]string{"sh"}, a), testimage.Config([]string{"sh"}, base, a)
+	e := openEngine(t)
+	load(t, e, testimage.DockerArchive(testimage.ArchiveImage{Config: cfgOne, Layers: [][]byte{a}, Tags: []string{"one:1"}}))
+	manifest := `[{"Config":"one.json","RepoTags":["one:1"],"Layers":["la/layer.tar"]},` +
+		`{"Config":"two.json","RepoTags":["two:1"],"Layers":["lb/layer.tar","l2/layer.tar"]}]`
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range []struct {
+		name string
+		body []byte
+		link string
+	}{
+		{"manifest.json", []byte(manifest), ""}, {"one.json", cfgOne, ""}, {"two.json", cfgTwo, ""},
+		{"la/layer.tar", a, ""}, {"lb/layer.tar", base, ""}, {"l2/layer.tar", nil, "../la/layer.tar"},
+	} {
+		h := &tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg}
+		if f.link != "" {
+			h.Typeflag, h.Linkname = tar.TypeSymlink, f.link
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(f.body)
+	}
+	tw.Close()
+	before := spooled.Load()
+	res, err := e.Load(ctx, bytes.NewReader(buf.Bytes()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spooled.Load() != before || len(res.Images) != 2 || res.Images[1].ID != digest.FromBytes(cfgTwo) {
+		t.Fatalf("loaded %+v (spooled %v), want both images from the stream", res, spooled.Load() != before)
+	}
+	checkStore(t, e)
+}
