@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"sync/atomic"
 
 	"github.com/berth-dev/berth/archive"
 	"github.com/berth-dev/berth/errdefs"
@@ -94,30 +95,54 @@ func (t *tarIndex) read(name string, limit int64) ([]byte, error) {
 	return io.ReadAll(r)
 }
 
-// seekableArchive returns the archive as a plain tar file that can be read
-// at any offset: the file itself when it is one, else a copy in the store's
-// scratch space (stdin from a pipe, a compressed archive), as docker load
-// accepts gzip and zstd archives too. cleanup removes any copy.
-func (e *Engine) seekableArchive(ctx context.Context, r io.Reader) (f *os.File, cleanup func(), err error) {
+// archiveSource gives the small files of an archive: manifests, configs.
+type archiveSource interface {
+	has(name string) bool
+	read(name string, limit int64) ([]byte, error)
+}
+
+// plainArchiveFile returns the archive when it is a plain tar file, at its
+// start, which can be read at any offset. Its head is read with ReadAt: a
+// buffered Peek would move the file's offset.
+func plainArchiveFile(r io.Reader) (*os.File, bool) {
+	file, ok := r.(*os.File)
+	if !ok {
+		return nil, false
+	}
+	if fi, err := file.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, false
+	}
+	if pos, err := file.Seek(0, io.SeekCurrent); err != nil || pos != 0 {
+		return nil, false
+	}
+	head := make([]byte, 4)
+	n, _ := file.ReadAt(head, 0)
+	return file, image.DetectCompression(head[:n]) == image.Uncompressed
+}
+
+// decompressArchive reads the archive's tar, decompressing it if it is
+// gzip or zstd compressed, as docker load accepts.
+func decompressArchive(r io.Reader) (io.Reader, func(), error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	head, _ := br.Peek(4)
 	comp := image.DetectCompression(head)
-	if file, ok := r.(*os.File); ok && comp == image.Uncompressed {
-		if fi, err := file.Stat(); err == nil && fi.Mode().IsRegular() {
-			if pos, err := file.Seek(0, io.SeekCurrent); err == nil && pos == 0 {
-				return file, func() {}, nil
-			}
-		}
+	if comp == image.Uncompressed {
+		return br, func() {}, nil
 	}
-	src := io.Reader(br)
-	if comp != image.Uncompressed {
-		dec, err := archive.Decompress(br, comp)
-		if err != nil {
-			return nil, nil, err
-		}
-		defer dec.Close()
-		src = dec
+	dec, err := archive.Decompress(br, comp)
+	if err != nil {
+		return nil, nil, err
 	}
+	return dec, func() { dec.Close() }, nil
+}
+
+// spooled counts the archives copied into scratch space, for tests.
+var spooled atomic.Int64
+
+// spoolArchive copies a tar stream into the store's scratch space, so it
+// can be read at any offset. cleanup removes the copy.
+func (e *Engine) spoolArchive(ctx context.Context, src io.Reader) (f *os.File, cleanup func(), err error) {
+	spooled.Add(1)
 	tmp, err := os.CreateTemp(e.store.ScratchDir(), "load-*.tar")
 	if err != nil {
 		return nil, nil, err

@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"runtime"
 	"strings"
@@ -69,26 +72,65 @@ type layerJob struct {
 	done      chan struct{}
 	err       error
 	result    store.Unpacked
+	// blobMediaType is the media type of the layer's blob as the archive
+	// holds it, recorded with the image.
+	blobMediaType string
 }
 
 // Load stores the images of a Docker archive (`docker save`) or an OCI
 // layout archive, as `docker load`. Layers are read straight from the
-// archive file and unpacked in parallel, each into its own directory.
+// archive file and unpacked in parallel, each into its own directory. A
+// stream is read once, each layer unpacked as it passes, when the archive
+// tells its images first; else it is spooled (load_stream.go).
 func (e *Engine) Load(ctx context.Context, r io.Reader, progress ProgressFunc) (LoadResult, error) {
-	var res LoadResult
-	f, cleanup, err := e.seekableArchive(ctx, r)
+	if f, ok := plainArchiveFile(r); ok {
+		return e.loadFile(ctx, f, progress)
+	}
+	src, closeSrc, err := decompressArchive(r)
 	if err != nil {
-		return res, err
+		return LoadResult{}, err
+	}
+	defer closeSrc()
+	head, err := readArchiveHead(src)
+	if err != nil {
+		return LoadResult{}, err
+	}
+	if head.imgs != nil {
+		return e.storeArchive(ctx, head.imgs, head.idx, progress, func(ctx context.Context, jobs []*layerJob) error {
+			return e.unpackStream(ctx, head, jobs, progress)
+		})
+	}
+	// The layers come before what tells them apart (as docker save writes
+	// them): the stream is spooled and read as a file.
+	f, cleanup, err := e.spoolArchive(ctx, io.MultiReader(bytes.NewReader(head.raw.Bytes()), src))
+	if err != nil {
+		return LoadResult{}, err
 	}
 	defer cleanup()
+	return e.loadFile(ctx, f, progress)
+}
+
+// loadFile loads an archive file, its layers read where they lie, in
+// parallel.
+func (e *Engine) loadFile(ctx context.Context, f *os.File, progress ProgressFunc) (LoadResult, error) {
 	idx, err := indexArchive(f)
 	if err != nil {
-		return res, err
+		return LoadResult{}, err
 	}
 	imgs, err := archiveImages(idx)
 	if err != nil {
-		return res, err
+		return LoadResult{}, err
 	}
+	return e.storeArchive(ctx, imgs, idx, progress, func(ctx context.Context, jobs []*layerJob) error {
+		return e.unpackJobs(ctx, idx, jobs, progress)
+	})
+}
+
+// storeArchive stores an archive's images: it leases them, skips the
+// layers present, unpacks the others with unpack, stores the configs and
+// manifests from src, and records the images.
+func (e *Engine) storeArchive(ctx context.Context, imgs []*archiveImage, src archiveSource, progress ProgressFunc, unpack func(context.Context, []*layerJob) error) (LoadResult, error) {
+	var res LoadResult
 	jobs := distinctLayers(imgs)
 	lease, err := e.store.NewLease(ctx)
 	if err != nil {
@@ -98,14 +140,25 @@ func (e *Engine) Load(ctx context.Context, r io.Reader, progress ProgressFunc) (
 	if err := e.skipPresentLayers(ctx, lease, imgs, jobs, progress); err != nil {
 		return res, err
 	}
-	if err := e.unpackJobs(ctx, idx, jobs, progress); err != nil {
+	if err := unpack(ctx, jobs); err != nil {
 		return res, err
 	}
-	if err := e.writeArchiveBlobs(ctx, idx, imgs); err != nil {
+	if err := e.writeArchiveBlobs(ctx, src, imgs); err != nil {
 		return res, err
 	}
+	// One Update records every layer and image: its one syncfs makes all
+	// the load wrote durable (see store/durable.go).
 	err = e.store.Update(ctx, func(tx *store.Tx) error {
 		res = LoadResult{}
+		for _, j := range jobs {
+			if j.skip {
+				continue
+			}
+			r := j.result
+			if err := tx.AddLayerBlob(ctx, store.LayerBlob{DiffID: j.diffID, Blob: r.Blob, MediaType: j.blobMediaType, Size: r.BlobSize}); err != nil {
+				return err
+			}
+		}
 		for _, img := range imgs {
 			if err := e.recordLoaded(ctx, tx, img, &res); err != nil {
 				return err
@@ -117,7 +170,7 @@ func (e *Engine) Load(ctx context.Context, r io.Reader, progress ProgressFunc) (
 }
 
 // archiveImages lists the images of a Docker archive or an OCI layout.
-func archiveImages(idx *tarIndex) ([]*archiveImage, error) {
+func archiveImages(idx archiveSource) ([]*archiveImage, error) {
 	var imgs []*archiveImage
 	var err error
 	switch {
@@ -154,7 +207,7 @@ func (e *Engine) skipPresentLayers(ctx context.Context, lease *store.Lease, imgs
 		return err
 	}
 	for _, j := range jobs {
-		if haveLayer[j.chainID] && e.hasLocalBlob(ctx, j.diffID) {
+		if haveLayer[j.chainID] && e.hasLayerTar(ctx, j.chainID, j.diffID) {
 			j.skip = true
 			if info, err := e.store.Layer(j.chainID); err == nil {
 				j.result.Layer = info
@@ -167,7 +220,7 @@ func (e *Engine) skipPresentLayers(ctx context.Context, lease *store.Lease, imgs
 
 // writeArchiveBlobs stores the images' configs and the manifests and
 // indexes the archive keeps with them, checked against their digests.
-func (e *Engine) writeArchiveBlobs(ctx context.Context, idx *tarIndex, imgs []*archiveImage) error {
+func (e *Engine) writeArchiveBlobs(ctx context.Context, idx archiveSource, imgs []*archiveImage) error {
 	for _, img := range imgs {
 		if _, err := e.store.WriteBlob(ctx, img.configRaw); err != nil {
 			return err
@@ -286,15 +339,50 @@ func (e *Engine) unpackJob(ctx context.Context, idx *tarIndex, j *layerJob, prog
 	if err != nil {
 		return err
 	}
+	return e.unpackLayer(ctx, j, layerInput{
+		r:          sr,
+		size:       sr.Size(),
+		compressed: archiveLayerCompressed(sr, j.mediaType),
+		reread:     func() (io.Reader, error) { return io.NewSectionReader(sr, 0, sr.Size()), nil },
+	}, progress)
+}
+
+// layerInput is a layer's bytes in an archive.
+type layerInput struct {
+	r          io.Reader
+	size       int64
+	compressed bool
+	// reread reads the bytes again, nil for a stream that cannot be.
+	reread func() (io.Reader, error)
+	// sniff tells the compression from the first bytes of r, a
+	// *bufio.Reader over a stream.
+	sniff bool
+	// pipe, when r reads from one, is closed once the layer is unpacked,
+	// so that its writer never blocks on a reader that stopped.
+	pipe *io.PipeReader
+}
+
+// unpackLayer unpacks one layer of an archive. An uncompressed layer keeps
+// no blob: its files and tar-split record give the tar back, and a lossy
+// layer's blob is read again (or, from a stream, kept as it passes). A
+// compressed one keeps its blob, as a pull does, so a push sends it as it
+// is.
+func (e *Engine) unpackLayer(ctx context.Context, j *layerJob, in layerInput, progress ProgressFunc) error {
 	short := image.ShortID(j.diffID)
-	pr := &progressReader{r: sr, id: short, status: "Loading layer", total: sr.Size(), report: progress}
+	if br, ok := in.r.(*bufio.Reader); ok && in.sniff {
+		head, _ := br.Peek(4)
+		in.compressed = image.DetectCompression(head) != image.Uncompressed
+	}
+	pr := &progressReader{r: in.r, id: short, status: "Loading layer", total: in.size, report: progress}
 	spec := store.Unpack{
-		MediaType: j.mediaType,
-		Blob:      j.blob,
-		Size:      sr.Size(),
-		DiffID:    j.diffID,
-		Parent:    j.parentID,
-		KeepBlob:  true,
+		MediaType:   j.mediaType,
+		Blob:        j.blob,
+		Size:        in.size,
+		DiffID:      j.diffID,
+		Parent:      j.parentID,
+		KeepBlob:    in.compressed,
+		Reread:      in.reread,
+		BlobIfLossy: in.reread == nil && !in.compressed,
 	}
 	if j.parent != nil {
 		spec.ParentReady = parentReady(j.parent.done, &j.parent.err)
@@ -308,10 +396,21 @@ func (e *Engine) unpackJob(ctx context.Context, idx *tarIndex, j *layerJob, prog
 	if mt == "" {
 		mt = LayerMediaType(res.Compression)
 	}
-	progress.send(Progress{ID: short, Status: "Loading layer", Current: sr.Size(), Total: sr.Size()})
-	return e.store.Update(ctx, func(tx *store.Tx) error {
-		return tx.AddLayerBlob(ctx, store.LayerBlob{DiffID: j.diffID, Blob: res.Blob, MediaType: mt, Size: res.BlobSize})
-	})
+	j.blobMediaType = mt
+	progress.send(Progress{ID: short, Status: "Loading layer", Current: in.size, Total: in.size})
+	return nil
+}
+
+// archiveLayerCompressed tells whether a layer in an archive is
+// compressed, by its media type or else its first bytes.
+func archiveLayerCompressed(sr *io.SectionReader, mediaType string) bool {
+	if mediaType != "" {
+		c, err := image.LayerCompression(mediaType)
+		return err == nil && c != image.Uncompressed
+	}
+	head := make([]byte, 4)
+	n, _ := sr.ReadAt(head, 0)
+	return image.DetectCompression(head[:n]) != image.Uncompressed
 }
 
 // parentReady is store.Unpack.ParentReady for a job whose parent job closes
@@ -338,8 +437,12 @@ func LayerMediaType(c image.Compression) string {
 	return ocispec.MediaTypeImageLayer
 }
 
-// hasLocalBlob reports whether the store holds a blob with this layer.
-func (e *Engine) hasLocalBlob(ctx context.Context, diffID digest.Digest) bool {
+// hasLayerTar reports whether the store can give the layer's tar: from
+// its files and tar-split record, or from a blob.
+func (e *Engine) hasLayerTar(ctx context.Context, chainID, diffID digest.Digest) bool {
+	if e.store.HasLayerTar(chainID) {
+		return true
+	}
 	found := false
 	_ = e.store.View(ctx, func(tx *store.Tx) error {
 		lbs, err := tx.LayerBlobs(ctx, diffID)
@@ -380,7 +483,7 @@ func distinctLayers(imgs []*archiveImage) []*layerJob {
 	return jobs
 }
 
-func dockerArchiveImages(idx *tarIndex) ([]*archiveImage, error) {
+func dockerArchiveImages(idx archiveSource) ([]*archiveImage, error) {
 	raw, err := idx.read("manifest.json", 16<<20)
 	if err != nil {
 		return nil, err
@@ -417,7 +520,7 @@ func dockerArchiveImages(idx *tarIndex) ([]*archiveImage, error) {
 	return imgs, nil
 }
 
-func readArchiveConfig(idx *tarIndex, name string) (*archiveImage, error) {
+func readArchiveConfig(idx archiveSource, name string) (*archiveImage, error) {
 	raw, err := idx.read(name, maxConfigSize)
 	if err != nil {
 		return nil, err
@@ -433,7 +536,7 @@ func blobEntry(d digest.Digest) string {
 	return "blobs/" + string(d.Algorithm()) + "/" + d.Encoded()
 }
 
-func ociArchiveImages(idx *tarIndex) ([]*archiveImage, error) {
+func ociArchiveImages(idx archiveSource) ([]*archiveImage, error) {
 	raw, err := idx.read("index.json", image.MaxManifestSize)
 	if err != nil {
 		return nil, err
@@ -464,7 +567,7 @@ func ociArchiveImages(idx *tarIndex) ([]*archiveImage, error) {
 }
 
 // ociImage follows a descriptor to the image for this machine's platform.
-func ociImage(idx *tarIndex, d ocispec.Descriptor, extra []archiveBlob, depth int) (*archiveImage, error) {
+func ociImage(idx archiveSource, d ocispec.Descriptor, extra []archiveBlob, depth int) (*archiveImage, error) {
 	if depth > 4 {
 		return nil, fmt.Errorf("indexes nested too deep: %w", errdefs.ErrInvalid)
 	}
