@@ -2,7 +2,11 @@
 # bench/run.sh: `berth run --rm IMG true` against `docker run --rm IMG true`
 # (and podman's, where it runs) on the same busybox image, alternating in one
 # run, with --network none and with the default network; prints the medians
-# and the ratios. Goal: berth at most 0.33x docker.
+# and the ratios. With --network none it also times bare `runc run` of the
+# bundle berth generates (its config.json, its root: the image's one layer
+# copied into a plain directory), the floor berth's own work is measured
+# against. Goals: berth at most 0.33x docker; with --network none at most
+# 2x bare runc and 0.25x docker.
 #
 # Needs root, runc, docker.io, busybox-static; podman is optional.
 # Knobs: N runs per tool and mode (default 10), BENCH_DIR (default a temp
@@ -46,6 +50,19 @@ export BERTH_ROOT=$work/berth
 "$BERTH" import "$work/layer.tar" bench/busybox >/dev/null
 berth_run() { "$BERTH" run --rm "$@" bench/busybox true; }
 
+# Bare runc: the bundle berth writes for `run --network none IMG true`,
+# taken from a container that ran (and is kept: the config's /etc/hosts
+# and friends are its files), with the layer as a plain root directory.
+bundle=$work/bundle
+cid=$("$BERTH" run -d --network none bench/busybox true)
+"$BERTH" wait "$cid" >/dev/null
+mkdir -p "$bundle"
+cp "$work/berth/containers/$cid/config.json" "$bundle/config.json"
+cp -a "$layer" "$bundle/rootfs"
+grep -q '"path":"rootfs"' "$bundle/config.json" || { echo "berth's config.json has another root" >&2; exit 1; }
+# A new ID each run (runc run removes its container as it ends).
+runc_run() { runc --root "$work/runc" run --bundle "$bundle" "bench-$(date +%s%N)" </dev/null; }
+
 # docker: a private daemon on its own bridge, so it clashes with no other.
 ip link add dkbench0 type bridge
 ip addr add 172.30.0.1/16 dev dkbench0
@@ -71,21 +88,25 @@ timed() {
 	seconds "$@" 2>/dev/null || { echo "failed: $*" >&2; return 1; }
 }
 
+# bench LABEL [ARGS...]: times the three (four with runc: BARE=1) runs.
 bench() {
 	local label=$1
 	shift
-	local b=() d=() p=() t
+	local b=() d=() p=() r=() t
 	settle
 	# Warm up each once: the first run pays for page cache and bridges.
 	berth_run "$@" >/dev/null 2>&1
 	docker_run "$@" >/dev/null 2>&1
+	[ -n "${BARE:-}" ] && runc_run >/dev/null 2>&1
 	[ -n "$podman_ok" ] && podman_run "$@" >/dev/null 2>&1 || true
 	for i in $(seq "$N"); do
 		# Alternate who goes first, so neither always meets a warmer machine.
 		if [ $((i % 2)) = 1 ]; then
 			b+=("$(timed berth_run "$@")")
 			d+=("$(timed docker_run "$@")")
+			[ -n "${BARE:-}" ] && r+=("$(timed runc_run)")
 		else
+			[ -n "${BARE:-}" ] && r+=("$(timed runc_run)")
 			d+=("$(timed docker_run "$@")")
 			b+=("$(timed berth_run "$@")")
 		fi
@@ -102,9 +123,15 @@ bench() {
 		printf '   podman %6.0f ms' "$(echo "$(printf '%s\n' "${p[@]}" | median) * 1000" | bc -l)"
 	fi
 	printf '   berth/docker %.2f (goal <= 0.33)\n' "$(echo "$bm / $dm" | bc -l)"
+	if [ -n "${BARE:-}" ]; then
+		local rm
+		rm=$(printf '%s\n' "${r[@]}" | median)
+		printf '%-16s bare runc run %6.0f ms   berth/runc %.2f (goal <= 2)   berth/docker %.2f (goal <= 0.25)\n' "" \
+			"$(echo "$rm * 1000" | bc -l)" "$(echo "$bm / $rm" | bc -l)" "$(echo "$bm / $dm" | bc -l)"
+	fi
 }
 
 echo "berth: $BERTH"
 echo "median of $N runs each, alternating; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-bench "--network none" --network none
+BARE=1 bench "--network none" --network none
 bench "default network"

@@ -621,3 +621,71 @@ func TestAutoRemoveFoundByAVolumeCommand(t *testing.T) {
 		t.Errorf("volumes left: %v", vols)
 	}
 }
+
+// An --rm container's record is written without a sync: a crash of the
+// host may leave its directory with an empty record, or one of NULs (its
+// blocks never written). The listing after the reboot removes it as it
+// removes a directory without a record, and frees its name.
+func TestAutoRemoveRecordLostInCrash(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t)
+	o := busybox("true")
+	o.AutoRemove = true
+	o.Name = "lost"
+	for _, rec := range []string{"", "\x00\x00\x00\x00"} {
+		c, err := m.Create(ctx, o) // the name is free again each time
+		if err != nil {
+			t.Fatalf("record %q: %v", rec, err)
+		}
+		dir := filepath.Join(m.Dir(), c.ID)
+		if err := os.WriteFile(filepath.Join(dir, "container.json"), []byte(rec), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-time.Hour) // made before the reboot
+		if err := os.Chtimes(dir, old, old); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := m.Get(ctx, c.ID); got != nil {
+			t.Fatalf("record %q: a container without a record found: %v", rec, err)
+		}
+		list, err := m.List(ctx)
+		if err != nil || len(list) != 0 {
+			t.Fatalf("record %q: listed %v, %v", rec, list, err)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Fatalf("record %q: directory left: %v", rec, err)
+		}
+		if got := leftBehind(t, m, c.ID); len(got) > 0 {
+			t.Errorf("record %q: left: %v", rec, got)
+		}
+	}
+	// Any other container's record is synced: an empty one is not what
+	// a crash left, and the container is not deleted over it.
+	o.AutoRemove = false
+	c, err := m.Create(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(m.Dir(), c.ID)
+	record := filepath.Join(dir, "container.json")
+	saved, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(record, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(dir, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.List(ctx); err == nil {
+		t.Error("an empty record of a container made with syncs was not an error")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the container was deleted: %v", err)
+	}
+	if err := os.WriteFile(record, saved, 0o600); err != nil { // for the cleanup
+		t.Fatal(err)
+	}
+}

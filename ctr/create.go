@@ -124,7 +124,18 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (c *Container, er
 	// The record names the anonymous volumes before they are made, so
 	// that the reaper of a killed create knows which to remove.
 	anon = m.planVolumes(c, specs)
-	if err := m.save(c); err != nil {
+	// An --rm container's record is not synced, nor is the directory
+	// renamed into place: a container that would not outlive its process
+	// need not outlive a crash of the host, after which it is gone, or
+	// left without a record, which the listing removes (see
+	// reapRecordless). A killed berth loses nothing either way.
+	durable := !o.AutoRemove
+	if !durable {
+		if err := os.WriteFile(filepath.Join(tmp, unsyncedFile), nil, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.write(c, durable); err != nil {
 		return nil, err
 	}
 	crashpoint.Hit("create-record")
@@ -144,6 +155,9 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (c *Container, er
 		return nil, fmt.Errorf("create container %s: %w", c.ShortID(), err)
 	}
 	c.dir = final
+	if !durable {
+		return c, nil
+	}
 	// The container exists from here on, whatever happens; a sync that
 	// fails only weakens the promise across a power cut.
 	if err := syncDir(m.dir); err != nil {

@@ -37,7 +37,9 @@
 //	<dir>/<id>/lock             taken across every change of state
 //	<dir>/<id>/config.json      the OCI runtime config, written at each start
 //	<dir>/<id>/rootfs/          the overlay mount while running
-//	<dir>/<id>/upper/, work/    the container's writable layer
+//	<dir>/<id>/upper/, work/    the container's writable layer (an --rm
+//	                            container's is a volatile overlay: no syncs)
+//	<dir>/<id>/unsynced         an --rm container's: its record is not synced
 //	<dir>/<id>/mounts/<n>       bind sources pinned for runc (see stageBind)
 //	<dir>/<id>/hosts, hostname, resolv.conf
 //	<dir>/<id>/container.log    the json-file log

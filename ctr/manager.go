@@ -1,6 +1,7 @@
 package ctr
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -117,7 +118,11 @@ const namesDir = ".names"
 // record and lock files in a container's directory.
 const (
 	recordFile = "container.json"
-	lockFile   = "lock"
+	// unsyncedFile marks a container whose record was written unsynced:
+	// made with the directory, it outlives a crash whenever the
+	// directory does, if not the record's content.
+	unsyncedFile = "unsynced"
+	lockFile     = "lock"
 )
 
 func (m *Manager) containerDir(id string) string { return filepath.Join(m.dir, id) }
@@ -140,6 +145,15 @@ func loadDir(dir string) (*Container, error) {
 	b, err := os.ReadFile(filepath.Join(dir, recordFile))
 	if err != nil {
 		return nil, err
+	}
+	if len(bytes.Trim(b, "\x00")) == 0 {
+		// What a crash of the host may leave of a record written without
+		// a sync (an --rm container's, see Create): empty, or its blocks
+		// never written. It counts as no record, if the directory says
+		// it was not synced; any other container's stays an error.
+		if _, err := os.Stat(filepath.Join(dir, unsyncedFile)); err == nil {
+			return nil, fmt.Errorf("record in %s lost in a crash: %w", dir, fs.ErrNotExist)
+		}
 	}
 	var c Container
 	if err := json.Unmarshal(b, &c); err != nil {

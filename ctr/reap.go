@@ -33,7 +33,8 @@ import (
 //   - .mk-<id> older than mkGrace: killed before it was locked; it holds
 //     nothing but empty directories (List);
 //   - <id> without a record, older than mkGrace: a create killed by a
-//     berth from before .new- directories (List);
+//     berth from before .new- directories, or an --rm container whose
+//     record, written unsynced, a crash of the host lost (List);
 //   - .rm-<id> with a free lock: the removal was killed; it is finished,
 //     network and runc state included, and the anonymous volumes if the
 //     removal was to take them (rm -v, --rm), as the directory says (List);
@@ -188,8 +189,9 @@ func (m *Manager) reapMk(id string) (string, error) {
 }
 
 // reapRecordless deletes a container directory without a record, which
-// creates of berth versions before .new- directories left when killed.
-// They took no lock while creating, so the directory must also be old.
+// creates of berth versions before .new- directories left when killed,
+// and a crash of the host an --rm container (its record is not synced).
+// The old creates took no lock, so the directory must also be old.
 func (m *Manager) reapRecordless(ctx context.Context, id string) (string, error) {
 	dir := m.containerDir(id)
 	fi, err := os.Stat(dir)
@@ -206,7 +208,7 @@ func (m *Manager) reapRecordless(ctx context.Context, id string) (string, error)
 	default:
 		defer f.Close()
 	}
-	if _, err := os.Stat(filepath.Join(dir, recordFile)); err == nil {
+	if _, err := loadDir(dir); !errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
 	gone := filepath.Join(m.dir, rmPrefix+id)

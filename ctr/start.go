@@ -121,17 +121,22 @@ func (m *Manager) start(ctx context.Context, c *Container, st *Streams, lock *os
 	return nil, err
 }
 
-// overlay is the container's root filesystem.
+// overlay is the container's root filesystem. An --rm container's is
+// volatile: its writable layer goes when it exits, and with the container
+// after a crash (reconcile removes it), so it need not be synced, and its
+// unmount, the first step of its teardown, is spared a sync of the whole
+// host filesystem its directory is on.
 func (m *Manager) overlay(c *Container) rootfs.Overlay {
 	lower := c.Layers
 	if len(lower) == 0 {
 		lower = []string{filepath.Join(c.dir, "empty")}
 	}
 	return rootfs.Overlay{
-		Lower:   lower,
-		Upper:   filepath.Join(c.dir, "upper"),
-		Work:    filepath.Join(c.dir, "work"),
-		LinkDir: filepath.Join(m.opts.RunDir, "l", c.ID[:12]),
+		Lower:    lower,
+		Upper:    filepath.Join(c.dir, "upper"),
+		Work:     filepath.Join(c.dir, "work"),
+		LinkDir:  filepath.Join(m.opts.RunDir, "l", c.ID[:12]),
+		Volatile: c.HostConfig.AutoRemove,
 	}
 }
 

@@ -60,7 +60,7 @@ func (e *Engine) session(ctx context.Context, c *Container, s *ctr.Session) *Ses
 	}
 	out := &Session{Session: s}
 	if c.HostConfig.AutoRemove {
-		out.ended = func() { e.forgetIfGone(context.WithoutCancel(ctx), c.ID) }
+		out.ended = func() { e.forgetIfGone(context.WithoutCancel(ctx), c) }
 	}
 	return out
 }
@@ -78,7 +78,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, st *Streams) (*
 	if err != nil {
 		if c.HostConfig.AutoRemove {
 			// The runtime removed an --rm container that failed to start.
-			e.forgetIfGone(context.WithoutCancel(ctx), c.ID)
+			e.forgetIfGone(context.WithoutCancel(ctx), c)
 		}
 		return nil, err
 	}
@@ -196,22 +196,22 @@ func (e *Engine) runtimeContainer(ctx context.Context, ref string) (*ctr.Manager
 // and the runtime removed it.
 func (e *Engine) forgetIfRemoved(ctx context.Context, c *Container) {
 	if c.HostConfig.AutoRemove {
-		e.forgetIfGone(context.WithoutCancel(ctx), c.ID)
+		e.forgetIfGone(context.WithoutCancel(ctx), c)
 	}
 }
 
 // forgetIfGone drops the ref of a container the runtime removed by
 // itself (an --rm container that exited, or failed to start), if it is
 // gone; a failure only leaves the ref to the next sync.
-func (e *Engine) forgetIfGone(ctx context.Context, id string) {
+func (e *Engine) forgetIfGone(ctx context.Context, c *Container) {
 	m, err := e.runtime(ctx)
 	if err != nil {
 		return
 	}
-	if c, err := m.Get(ctx, id); c != nil || (err != nil && !errdefs.IsNotFound(err)) {
+	if now, err := m.Get(ctx, c.ID); now != nil || (err != nil && !errdefs.IsNotFound(err)) {
 		return
 	}
-	if err := e.forgetContainers(ctx, id); err != nil {
-		slog.Warn("could not forget a removed container", "id", id, "err", err)
+	if err := e.forgetContainers(ctx, c); err != nil {
+		slog.Warn("could not forget a removed container", "id", c.ID, "err", err)
 	}
 }

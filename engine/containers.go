@@ -137,7 +137,7 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (*Contain
 	o.ID, o.ImageID, o.Layers, o.ImageConfig = id, r.ID.String(), dirs, cfg.Config
 	c, err := m.Create(ctx, o)
 	if err != nil {
-		if ferr := e.forgetContainers(context.WithoutCancel(ctx), id); ferr != nil {
+		if ferr := e.forgetContainers(context.WithoutCancel(ctx), &Container{ID: id, ImageID: r.ID.String()}); ferr != nil {
 			slog.Warn("could not forget a container that failed to be made", "id", id, "err", ferr)
 		}
 		return nil, err
@@ -164,7 +164,7 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOption
 		return "", err
 	}
 	crashpoint.Hit("remove-done")
-	return c.ID, e.forgetContainers(context.WithoutCancel(ctx), c.ID)
+	return c.ID, e.forgetContainers(context.WithoutCancel(ctx), c)
 }
 
 // PruneContainers removes every stopped container keep does not keep
@@ -189,6 +189,7 @@ func (e *Engine) PruneContainers(ctx context.Context, keep func(*Container) bool
 		return nil, 0, err
 	}
 	var ids []string
+	var removed []*Container
 	var space int64
 	var errs []error
 	for _, c := range list {
@@ -204,10 +205,11 @@ func (e *Engine) PruneContainers(ctx context.Context, keep func(*Container) bool
 			continue
 		}
 		ids = append(ids, c.ID)
+		removed = append(removed, c)
 		space += size
 	}
-	if len(ids) > 0 {
-		errs = append(errs, e.forgetContainers(context.WithoutCancel(ctx), ids...))
+	if len(removed) > 0 {
+		errs = append(errs, e.forgetContainers(context.WithoutCancel(ctx), removed...))
 	}
 	return ids, space, errors.Join(errs...)
 }
@@ -332,16 +334,38 @@ func (e *Engine) adopt(ctx context.Context, c *ctr.Container, gone func(string) 
 	}
 }
 
-// forgetContainers drops refs and sweeps what they alone kept.
-func (e *Engine) forgetContainers(ctx context.Context, ids ...string) error {
-	_, err := e.store.Collect(ctx, func(tx *store.Tx) error {
-		for _, id := range ids {
-			if err := tx.RemoveContainer(ctx, id); err != nil && !errdefs.IsNotFound(err) {
-				return err
+// forgetContainers drops the refs of cs (their ID and ImageID are read)
+// and sweeps what they alone kept. A container's layers are its image's:
+// while the image is there, nothing is left for a sweep, which reads the
+// whole store and is most of the work of forgetting the ref of an --rm
+// container as it exits.
+func (e *Engine) forgetContainers(ctx context.Context, cs ...*Container) error {
+	forget := func(tx *store.Tx) (orphans bool, err error) {
+		for _, c := range cs {
+			if err := tx.RemoveContainer(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
+				return false, err
+			}
+			if _, err := tx.Image(ctx, digest.Digest(c.ImageID)); errdefs.IsNotFound(err) {
+				orphans = true
+			} else if err != nil {
+				return false, err
 			}
 		}
-		return nil
+		return orphans, nil
+	}
+	sweep := false
+	err := e.store.Update(ctx, func(tx *store.Tx) (err error) {
+		sweep, err = forget(tx)
+		return err
 	})
+	if err == nil && sweep {
+		// What the refs alone kept goes now, unless a lease took it
+		// meanwhile (then it is still wanted).
+		_, err = e.store.Collect(ctx, func(tx *store.Tx) error {
+			_, err := forget(tx)
+			return err
+		})
+	}
 	return err
 }
 

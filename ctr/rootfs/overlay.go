@@ -32,6 +32,47 @@ type Overlay struct {
 	// LinkDir holds short links to the layers when mount(2) is used and the
 	// full paths do not fit; it is made and removed by Mount and Unmount.
 	LinkDir string
+	// Volatile mounts with overlayfs's "volatile" option, for a writable
+	// layer that need not survive a crash: the overlay never syncs its
+	// upper filesystem, neither for the container's fsyncs nor at
+	// unmount, where an ordinary overlay syncs the whole filesystem the
+	// upper directory is on (syncfs of the host's disk, the slowest step
+	// of a short container's teardown). After a crash of the host its
+	// upper directory may have lost writes: Mount then refuses it (see
+	// readyVolatile). Kernels before 5.10 lack the option: the overlay is
+	// mounted as usual.
+	Volatile bool
+}
+
+// volatileBoot, in the work directory, is the boot ID of the host when a
+// volatile overlay was last mounted on it.
+const volatileBoot = "berth-volatile-boot"
+
+// readyVolatile readies the work directory for a volatile mount.
+// overlayfs leaves a marker in it at every volatile mount, clean unmount
+// or not, and refuses the directory while the marker is there. Within one
+// boot the page cache kept every write, so the marker goes; after a crash
+// of the host the upper directory may have lost writes and is refused.
+func (o Overlay) readyVolatile() error {
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return fmt.Errorf("read boot id: %w", err)
+	}
+	marker := filepath.Join(o.Work, "work", "incompat", "volatile")
+	if _, err := os.Lstat(marker); err == nil {
+		if was, _ := os.ReadFile(filepath.Join(o.Work, volatileBoot)); string(was) != string(boot) {
+			return errdefs.Newf(errdefs.ErrConflict, "the writable layer in %s was mounted without syncs before the host restarted and may have lost writes", o.Upper)
+		}
+		if err := os.RemoveAll(marker); err != nil {
+			return fmt.Errorf("overlay work directory: %w", err)
+		}
+	}
+	// Not synced: lost in a crash, it is missing, which refuses the
+	// layer as the crash requires.
+	if err := os.WriteFile(filepath.Join(o.Work, volatileBoot), boot, 0o600); err != nil {
+		return fmt.Errorf("overlay work directory: %w", err)
+	}
+	return nil
 }
 
 // useNewAPI is switched off by tests to exercise the mount(2) path.
@@ -44,6 +85,11 @@ const pageSize = 4096
 func (o Overlay) Mount(target string) error {
 	if len(o.Lower) == 0 {
 		return errdefs.Newf(errdefs.ErrInvalid, "overlay needs at least one lower directory")
+	}
+	if o.Volatile {
+		if err := o.readyVolatile(); err != nil {
+			return err
+		}
 	}
 	if useNewAPI {
 		err := o.mountNew(target)
@@ -79,6 +125,13 @@ func (o Overlay) mountNew(target string) error {
 	for _, kv := range [][2]string{{"upperdir", o.Upper}, {"workdir", o.Work}, {"index", "off"}} {
 		if err := unix.FsconfigSetString(fd, kv[0], kv[1]); err != nil {
 			return fsError(fd, "overlay "+kv[0], err)
+		}
+	}
+	if o.Volatile {
+		// A kernel without the option (before 5.10) says EINVAL: the
+		// overlay is then an ordinary one.
+		if err := unix.FsconfigSetFlag(fd, "volatile"); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fsError(fd, "overlay volatile", err)
 		}
 	}
 	if err := unix.FsconfigCreate(fd); err != nil {
@@ -126,7 +179,18 @@ func (o Overlay) mountOld(target string) error {
 			return errdefs.Newf(errdefs.ErrUnsupported, "%d layers do not fit in mount options on this kernel (Linux 6.8 lifts the limit)", len(o.Lower))
 		}
 	}
-	if err := unix.Mount("overlay", target, "overlay", 0, data); err != nil {
+	if o.Volatile {
+		err := unix.Mount("overlay", target, "overlay", 0, data+",volatile")
+		if !errors.Is(err, unix.EINVAL) {
+			return wrapMountError(target, err)
+		}
+		// Perhaps a kernel without the option (before 5.10): try without.
+	}
+	return wrapMountError(target, unix.Mount("overlay", target, "overlay", 0, data))
+}
+
+func wrapMountError(target string, err error) error {
+	if err != nil {
 		return fmt.Errorf("mount overlay at %s: %w", target, err)
 	}
 	return nil

@@ -147,3 +147,85 @@ func TestMountNeedsLayers(t *testing.T) {
 		t.Fatal("no layers mounted")
 	}
 }
+
+// superOptions returns the superblock options of the mount at target.
+func superOptions(t *testing.T, target string) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && f[4] == target {
+			return f[len(f)-1]
+		}
+	}
+	t.Fatalf("%s not in mountinfo", target)
+	return ""
+}
+
+// A volatile overlay (an --rm container's) carries the option, and mounts
+// again after a clean unmount although overlayfs left its marker behind.
+func testMountVolatile(t *testing.T) {
+	needRoot(t)
+	c := t.TempDir()
+	o := Overlay{Lower: layers(t, 2), Upper: filepath.Join(c, "upper"), Work: filepath.Join(c, "work"), Volatile: true}
+	target := filepath.Join(c, "rootfs")
+	for _, d := range []string{o.Upper, o.Work, target} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2 {
+		if err := o.Mount(target); err != nil {
+			t.Fatalf("mount %d: %v", i, err)
+		}
+		if opts := superOptions(t, target); !strings.Contains(opts, "volatile") {
+			t.Errorf("mount %d: options %q lack volatile", i, opts)
+		}
+		write(t, filepath.Join(target, "new"), fmt.Sprint(i))
+		if err := o.Unmount(target); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := os.ReadFile(filepath.Join(o.Upper, "new")); err != nil || string(b) != fmt.Sprint(i) {
+			t.Errorf("mount %d: upper has %q, %v", i, b, err)
+		}
+	}
+}
+
+func TestMountVolatile(t *testing.T) { testMountVolatile(t) }
+
+func TestMountVolatileWithMount2(t *testing.T) {
+	useNewAPI = false
+	defer func() { useNewAPI = true }()
+	testMountVolatile(t)
+}
+
+// A volatile layer that may have lived through a crash of the host (its
+// marker is there, from another boot) is refused.
+func TestMountVolatileAfterCrash(t *testing.T) {
+	needRoot(t)
+	c := t.TempDir()
+	o := Overlay{Lower: layers(t, 1), Upper: filepath.Join(c, "upper"), Work: filepath.Join(c, "work"), Volatile: true}
+	target := filepath.Join(c, "rootfs")
+	for _, d := range []string{o.Upper, o.Work, target} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := o.Mount(target); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Unmount(target); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(o.Work, volatileBoot), "another boot\n")
+	if err := o.Mount(target); err == nil {
+		o.Unmount(target)
+		t.Fatal("a layer from before a restart was mounted")
+	}
+	if m := mountPoints(t, c); len(m) != 0 {
+		t.Errorf("mounted: %v", m)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"sync"
@@ -25,6 +26,11 @@ var (
 // Dial connects to the shim of the container in bundle.
 func Dial(ctx context.Context, bundle string) (net.Conn, error) {
 	dir, err := os.OpenFile(bundle, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Removed since it was looked up (an --rm container that
+		// exited): its shim has ended.
+		return nil, ErrNotRunning
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open container directory: %w", err)
 	}
