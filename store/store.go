@@ -61,7 +61,7 @@ func Open(ctx context.Context, root string) (*Store, error) {
 		s.rw.Close()
 		return nil, err
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.openDB(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("opening the store database %s: %w", filepath.Join(root, dbFile), err)
 	}
@@ -201,8 +201,29 @@ var migrations = []string{
 	) STRICT;`,
 }
 
+// openDB makes the first connections and migrates, one process at a time:
+// SQLite's busy timeout does not cover a new database's switch to WAL, so
+// berths opening a fresh store at once could fail with SQLITE_BUSY.
+func (s *Store) openDB(ctx context.Context) error {
+	l, err := lockPath(ctx, filepath.Join(s.root, locksDir, "open"))
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	return s.migrate(ctx)
+}
+
 // migrate brings the schema to the newest version, tracked in user_version.
+// A store already there costs one read: every berth command opens the
+// store, and a write transaction is a synced commit.
 func (s *Store) migrate(ctx context.Context) error {
+	var current int
+	if err := s.ro.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&current); err != nil {
+		return err
+	}
+	if current == len(migrations) {
+		return nil
+	}
 	return s.Update(ctx, func(tx *Tx) error {
 		var v int
 		if err := tx.tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
