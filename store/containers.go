@@ -25,7 +25,9 @@ type ContainerRef struct {
 // AddContainer records a container. Its layers must be in the store.
 func (tx *Tx) AddContainer(ctx context.Context, c ContainerRef) error {
 	for _, l := range c.Layers {
-		if !tx.s.HasLayer(l) {
+		// The image that holds these layers was committed after a
+		// syncfs, so finding them asks for no other.
+		if !tx.s.layerExists(l) {
 			return fmt.Errorf("container %s: layer %s is not unpacked: %w", c.ID, l, errdefs.ErrNotFound)
 		}
 	}

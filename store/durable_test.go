@@ -91,3 +91,30 @@ func TestRebootSweepsUnsyncedContent(t *testing.T) {
 		t.Fatalf("the last boot's marker is still there: %v", err)
 	}
 }
+
+// TestContainersCostNoSyncfs: recording and forgetting a container of an
+// image already in the store makes nothing newly reachable, so neither
+// pays a syncfs (a `run --rm` makes both).
+func TestContainersCostNoSyncfs(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	tarball := testimage.RandomTar(7, 3, 1000)
+	u, err := s.Unpack(ctx, bytes.NewReader(tarball), Unpack{Size: -1, DiffID: digest.FromBytes(tarball)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(ctx, func(*Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	before := s.syncs.Load()
+	ref := ContainerRef{ID: "c1", Name: "c1", ImageID: digest.FromString("img"), Layers: []digest.Digest{u.Layer.ChainID}}
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.AddContainer(ctx, ref) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Collect(ctx, func(tx *Tx) error { return tx.RemoveContainer(ctx, "c1") }); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.syncs.Load() - before; n != 0 {
+		t.Errorf("%d syncfs to record and forget a container, want 0", n)
+	}
+}

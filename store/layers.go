@@ -51,10 +51,17 @@ func (s *Store) Layer(chainID digest.Digest) (LayerInfo, error) {
 // A layer found may be reused without being written: the next Update
 // syncs first, as it may not be durable yet.
 func (s *Store) HasLayer(chainID digest.Digest) bool {
-	_, err := os.Stat(filepath.Join(s.layerPath(chainID), layerMeta))
-	if err == nil {
+	ok := s.layerExists(chainID)
+	if ok {
 		s.unsynced.Store(true)
 	}
+	return ok
+}
+
+// layerExists is HasLayer for a layer that is already durable because a
+// committed image holds it (a container's layers), which needs no sync.
+func (s *Store) layerExists(chainID digest.Digest) bool {
+	_, err := os.Stat(filepath.Join(s.layerPath(chainID), layerMeta))
 	return err == nil
 }
 

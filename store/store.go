@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,10 @@ type Store struct {
 	root string
 	rw   *sql.DB // BEGIN IMMEDIATE: one writer at a time, across processes
 	ro   *sql.DB // deferred transactions for readers
+	// rec writes notes a crash may lose (leases): synchronous=NORMAL, so
+	// its commits are not fsynced; the next synced commit's fsync of the
+	// write-ahead log makes them durable too.
+	rec *sql.DB
 
 	unsynced atomic.Bool // content was committed or reused since the last syncfs
 	markOnce sync.Once
@@ -61,6 +66,12 @@ func Open(ctx context.Context, root string) (*Store, error) {
 		s.rw.Close()
 		return nil, err
 	}
+	if s.rec, err = sql.Open("sqlite", strings.Replace(dsn, "synchronous(FULL)", "synchronous(NORMAL)", 1)+"&_txlock=immediate"); err != nil {
+		s.rw.Close()
+		s.ro.Close()
+		return nil, err
+	}
+	s.rec.SetMaxOpenConns(1)
 	if err := s.openDB(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("opening the store database %s: %w", filepath.Join(root, dbFile), err)
@@ -74,7 +85,7 @@ func Open(ctx context.Context, root string) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.rw.Close(), s.ro.Close())
+	return errors.Join(s.rec.Close(), s.rw.Close(), s.ro.Close())
 }
 
 // Tx is a database transaction over the store's metadata.
@@ -96,11 +107,13 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	return s.inTx(ctx, s.rw, nil, fn)
 }
 
-// Record is Update without the syncfs, for notes that make no content
-// reachable from a root (which blobs hold a layer, what a registry has):
-// content they name may yet be lost to a power cut, as if never written.
+// Record is Update without the syncfs and without a synced commit, for
+// notes that make no content reachable from a root (leases, which blobs
+// hold a layer, what a registry has): a power cut may lose them, as if
+// never written, and content they name with them. It must not be called
+// inside another transaction of this store.
 func (s *Store) Record(ctx context.Context, fn func(*Tx) error) error {
-	return s.inTx(ctx, s.rw, nil, fn)
+	return s.inTx(ctx, s.rec, nil, fn)
 }
 
 // View runs fn in a read transaction: a consistent snapshot.
