@@ -16,7 +16,7 @@ func TestNames(t *testing.T) {
 			t.Errorf("%q: canonical %q display %q namespace %q", tt.in, c, d, n)
 		}
 	}
-	for _, bad := range []string{"", "A/b", "a//b", "a/", "-a", "a" + strings.Repeat("/b", 200)} {
+	for _, bad := range []string{"", "A/b", "a//b", "a/", "-a", "a" + strings.Repeat("/b", 200), strings.Repeat("a", 248)} {
 		if Valid(bad) {
 			t.Errorf("Valid(%q) = true", bad)
 		}
