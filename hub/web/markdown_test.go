@@ -49,6 +49,14 @@ func TestLocalPath(t *testing.T) {
 		"/\\evil.example":       "/",
 		"javascript:alert(1)":   "/",
 		"r/welcome":             "/",
+		"/\t/evil.example/x":    "/",
+		"/\n/evil.example/x":    "/",
+		"/\x00x":                "/",
+		"/\x7f":                 "/",
+		"/r/a\\b":               "/",
+		"/ok\u2028":             "/",
+		"http:/x":               "/",
+		"/r/welcome#tags":       "/r/welcome#tags",
 	} {
 		if got := localPath(in); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
