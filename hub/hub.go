@@ -110,7 +110,12 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 func (h *Hub) open(ctx context.Context) (err error) {
 	cfg := h.cfg
 	if cfg.Root != "" {
-		if err := os.MkdirAll(cfg.Root, 0o755); err != nil {
+		// The root holds password hashes, private images and the
+		// signing key: the hub's user's alone, a root made before too.
+		if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
+			return fmt.Errorf("hub root: %w", err)
+		}
+		if err := os.Chmod(cfg.Root, 0o700); err != nil {
 			return fmt.Errorf("hub root: %w", err)
 		}
 	}
