@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -76,6 +77,9 @@ type Controller struct {
 	tokens    *token.Issuer
 	signIns   *signInLimiter
 	passwords passwordCache
+	// publicHost is the realm's host, the one an Origin of the hub's own
+	// pages names even when a proxy changes Host.
+	publicHost string
 }
 
 // New makes a controller that issues and checks tokens with tokens.
@@ -89,7 +93,11 @@ func New(cfg Config, store Store, tokens *token.Issuer) *Controller {
 	if cfg.SignInRefusals == nil {
 		cfg.SignInRefusals = noCounter{}
 	}
-	return &Controller{cfg: cfg, store: store, tokens: tokens, signIns: newSignInLimiter(cfg, cfg.Logger)}
+	ctl := &Controller{cfg: cfg, store: store, tokens: tokens, signIns: newSignInLimiter(cfg, cfg.Logger)}
+	if u, err := url.Parse(cfg.Realm); err == nil {
+		ctl.publicHost = u.Host
+	}
+	return ctl
 }
 
 // AccountChanged forgets the passwords found good, after a change to

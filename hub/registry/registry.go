@@ -80,6 +80,8 @@ type Access interface {
 	// Challenge answers 401 with a WWW-Authenticate challenge.
 	Challenge(w http.ResponseWriter, r *http.Request, name string, actions []string, errCode, msg string)
 	CanPull(id access.Identity, repo string) bool
+	// CrossSite reports a browser's credentialed change from another site.
+	CrossSite(r *http.Request) bool
 }
 
 // Registry serves /v2/ and collects garbage.
@@ -128,6 +130,10 @@ func (reg *Registry) Serve(w http.ResponseWriter, r *http.Request) string {
 	if !ok {
 		errcode.Write(w, r, errcode.New(errcode.NameUnknown, "no such endpoint"))
 		return "v2-unknown"
+	}
+	if reg.access.CrossSite(r) {
+		errcode.Write(w, r, errcode.New(errcode.Denied, "a change with credentials from another site's page is refused"))
+		return rt.kind
 	}
 	if rt.kind != "ping" && rt.kind != "catalog" && !names.Valid(rt.name) {
 		errcode.Write(w, r, errcode.New(errcode.NameInvalid, fmt.Sprintf("invalid repository name %q", rt.name)))
