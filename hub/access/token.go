@@ -145,13 +145,23 @@ func (ctl *Controller) tokenPost(w http.ResponseWriter, r *http.Request) (tokenR
 	return req, true
 }
 
+// MaxScopes is how many scopes one token request may ask for, however
+// packed: a push asks for two or three, a multi-repository copy for
+// dozens. More would make a token no verifier takes (token.MaxTokenBytes),
+// and 9,000 of them a 683 KB one.
+const MaxScopes = 100
+
 // grantScopes parses the requested scopes and keeps what id gets of each,
 // as token grants and as the OAuth2 scope string's parts.
 func (ctl *Controller) grantScopes(id Identity, scopes []string) ([]token.Access, []string, error) {
 	var access []token.Access
 	var granted []string
+	n := 0
 	for _, s := range scopes {
-		for _, one := range strings.Fields(s) {
+		for one := range strings.FieldsSeq(s) {
+			if n++; n > MaxScopes {
+				return nil, nil, fmt.Errorf("more than %d scopes in one request: %w", MaxScopes, errdefs.ErrInvalid)
+			}
 			a, err := token.ParseScope(one)
 			if err != nil {
 				return nil, nil, err
