@@ -32,12 +32,16 @@ type Config struct {
 	TokenTTL   time.Duration // access tokens, default 5 minutes
 	RefreshTTL time.Duration // refresh tokens (docker login), default 90 days
 
-	// Password guessing is throttled: after SignInFailures failed password
-	// checks in a row for one account name (default 5), or
-	// SignInFailuresPerIP from one client address across names (default
-	// 20; IPv6 counts by /64), within SignInWindow (default 15 minutes),
-	// that name or address is refused for SignInBackoff (default 15
-	// minutes) with 429 Too Many Requests, before any password is checked.
+	// Password guessing is throttled so that a guesser slows down
+	// themselves, not the owner: after SignInFailuresPerIP failed password
+	// checks from one client address across names (default 20; IPv6
+	// counts by /64) that address is refused; after SignInFailures (default
+	// 5) for one name from one address, that address is refused that name;
+	// after SignInFailures for one name from anywhere, the name is refused
+	// to addresses that have failures of their own, not to others. Failures
+	// count within SignInWindow (default 15 minutes); refusals last
+	// SignInBackoff (default 15 minutes), are 429 Too Many Requests with
+	// Retry-After, and come before any password is checked.
 	// A negative limit turns it off: behind a proxy every client has the
 	// proxy's address, and the hub does not believe X-Forwarded-For.
 	SignInFailures      int

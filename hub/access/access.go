@@ -148,7 +148,7 @@ func (ctl *Controller) checkPassword(ctx context.Context, client, name, password
 	}
 	key := passwordKey(name, password, u.PasswordHash)
 	if known && ctl.passwords.ok(key) {
-		ctl.signIns.succeeded(name)
+		ctl.signIns.succeeded(name, client)
 		return u, nil
 	}
 	done, err := ctl.signIns.begin(name, client)
