@@ -62,6 +62,13 @@ type Config struct {
 	// locked while its body arrives, and a client gone without closing its
 	// connection would otherwise hold it until TCP keepalive notices.
 	UploadIdleTimeout time.Duration
+	// BodyIdleTimeout is how long any other request body (a /token or
+	// sign-in form, a JSON API call, a manifest) may take to send each 4
+	// KiB, the whole of a smaller one (default 30 seconds): a client
+	// sending a byte a second would otherwise hold its connection and
+	// handler as long as it liked. It is not a deadline on the whole
+	// request, which would cut large bodies on slow links.
+	BodyIdleTimeout time.Duration
 
 	// ChangePoll is how often the change log is read (default 1 second).
 	ChangePoll time.Duration
@@ -99,6 +106,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	setDefault(&cfg.GCGrace, time.Hour)
 	setDefault(&cfg.UploadMaxAge, 24*time.Hour)
 	setDefault(&cfg.UploadIdleTimeout, 2*time.Minute)
+	setDefault(&cfg.BodyIdleTimeout, 30*time.Second)
 	setDefault(&cfg.ChangePoll, time.Second)
 	setDefault(&cfg.SignInWindow, 15*time.Minute)
 	setDefault(&cfg.SignInBackoff, 15*time.Minute)

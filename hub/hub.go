@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		Logger: cfg.Logger, PasswordChecks: h.metrics.PasswordChecks, SignInRefusals: h.metrics.SignInRefusals,
 	}, h.meta, h.tokens)
 	h.registry = registry.New(registry.Config{
-		Open: cfg.Open, UploadIdleTimeout: cfg.UploadIdleTimeout,
+		Open: cfg.Open, UploadIdleTimeout: cfg.UploadIdleTimeout, BodyIdleTimeout: cfg.BodyIdleTimeout,
 		GCGrace: cfg.GCGrace, UploadMaxAge: cfg.UploadMaxAge, Logger: cfg.Logger,
 		OnManifest: func(m meta.Manifest) { h.analysis.Enqueue(m) },
 	}, h.meta, h.blobs, h.access)

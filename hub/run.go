@@ -22,6 +22,11 @@ type Server struct {
 	Config  Config
 	// Ready, if set, is called with the bound address once the hub answers.
 	Ready func(addr string)
+	// MaxConnsPerClient is how many connections one client address (IPv6
+	// by /64) may hold open (default 128; negative for no cap). Behind a
+	// reverse proxy every client has the proxy's address: turn it off
+	// there, or raise it.
+	MaxConnsPerClient int
 }
 
 // DefaultRoot is $BERTH_HUB_ROOT, else /var/lib/berth/hub for root, else
@@ -53,6 +58,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.Addr, err)
 	}
+	if s.MaxConnsPerClient == 0 {
+		s.MaxConnsPerClient = 128
+	}
 	scheme := "http"
 	if s.TLSCert != "" {
 		scheme = "https"
@@ -83,6 +91,9 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("loading the TLS key pair: %w", err)
 		}
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	ln = limitConns(ln, s.MaxConnsPerClient, cfg.Logger)
+	if s.TLSCert != "" {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	errc := make(chan error, 1)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/hub/idle"
 	"github.com/berth-dev/berth/hub/metrics"
 )
 
@@ -16,6 +17,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	p := r.URL.Path
 	kind := metrics.RouteOther
+	if p != "/v2" && !strings.HasPrefix(p, "/v2/") {
+		// The registry sets its own: uploads have a longer timeout.
+		r.Body = idle.Body(sw, r, h.cfg.BodyIdleTimeout)
+	}
 	switch {
 	case p == "/v2" || strings.HasPrefix(p, "/v2/"):
 		kind = h.registry.Serve(sw, r)

@@ -366,10 +366,12 @@ func clientOf(r *http.Request) string {
 	if c, ok := r.Context().Value(clientKey{}).(string); ok {
 		return c
 	}
-	return clientAddr(r.RemoteAddr)
+	return ClientAddr(r.RemoteAddr)
 }
 
-func clientAddr(remote string) string {
+// ClientAddr is the client a remote address counts as: the address, or
+// for IPv6 its /64, the block one host is usually given.
+func ClientAddr(remote string) string {
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
 		host = remote

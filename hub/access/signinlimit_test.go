@@ -192,8 +192,8 @@ func TestClientAddr(t *testing.T) {
 		"[::1]:8080":                     "::/64",
 		"198.51.100.200:65535":           "198.51.100.200",
 	} {
-		if got := clientAddr(in); got != want {
-			t.Errorf("clientAddr(%q) = %q, want %q", in, got, want)
+		if got := ClientAddr(in); got != want {
+			t.Errorf("ClientAddr(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
