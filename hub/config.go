@@ -70,6 +70,13 @@ type Config struct {
 	// request, which would cut large bodies on slow links.
 	BodyIdleTimeout time.Duration
 
+	// MetricsToken, if set, serves /metrics on the public address to
+	// requests with "Authorization: Bearer MetricsToken". Without it the
+	// public address has no /metrics: they tell anyone how the hub is used
+	// and by how many. Server.MetricsAddr serves them on an address of
+	// their own (a loopback or internal one) instead.
+	MetricsToken string
+
 	// ChangePoll is how often the change log is read (default 1 second).
 	ChangePoll time.Duration
 
