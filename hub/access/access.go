@@ -65,6 +65,7 @@ type Store interface {
 	User(ctx context.Context, name string) (meta.User, error)
 	UserOrgs(ctx context.Context, user string) ([]string, error)
 	RevokeToken(ctx context.Context, id string, expires time.Time) error
+	SignOut(ctx context.Context, name string) error
 	TokenRevoked(ctx context.Context, id string) (bool, error)
 	// Lookup returns a repository's record, from memory: every pull asks.
 	Lookup(name string) (meta.Repo, bool)
@@ -77,6 +78,7 @@ type Controller struct {
 	tokens    *token.Issuer
 	signIns   *signInLimiter
 	passwords passwordCache
+	epochs    epochs
 	// publicHost is the realm's host, the one an Origin of the hub's own
 	// pages names even when a proxy changes Host.
 	publicHost string
@@ -100,9 +102,12 @@ func New(cfg Config, store Store, tokens *token.Issuer) *Controller {
 	return ctl
 }
 
-// AccountChanged forgets the passwords found good, after a change to
-// accounts made elsewhere.
-func (ctl *Controller) AccountChanged(name string) { ctl.passwords.forget(name) }
+// AccountChanged forgets the passwords found good and the account's
+// epoch, after a change to accounts made elsewhere.
+func (ctl *Controller) AccountChanged(name string) {
+	ctl.passwords.forget(name)
+	ctl.epochs.forget(name)
+}
 
 // Identity is who is asking. The zero value is anonymous.
 type Identity struct {
@@ -204,7 +209,7 @@ func (ctl *Controller) Identify(r *http.Request) (Identity, error) {
 	}
 	ctx := r.Context()
 	if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
-		c, err := ctl.tokens.Verify(strings.TrimSpace(tok))
+		c, err := ctl.verifyAccess(ctx, strings.TrimSpace(tok))
 		if err != nil {
 			return Identity{}, err
 		}
@@ -345,7 +350,7 @@ func (ctl *Controller) decide(r *http.Request, name string, actions ...string) d
 	var c *token.Claims
 	if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
 		var err error
-		if c, err = ctl.tokens.Verify(strings.TrimSpace(tok)); err != nil {
+		if c, err = ctl.verifyAccess(r.Context(), strings.TrimSpace(tok)); err != nil {
 			return decision{verdict: challenged, errCode: "invalid_token", msg: err.Error()}
 		}
 	} else if auth != "" {

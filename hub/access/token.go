@@ -30,6 +30,7 @@ type tokenResponse struct {
 type tokenRequest struct {
 	id      Identity
 	pwHash  string // the password hash a refresh token is bound to
+	epoch   string // the account's epoch, which an access token carries
 	scopes  []string
 	offline bool // a refresh token is wanted
 	service string
@@ -64,7 +65,7 @@ func (ctl *Controller) ServeToken(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusBadRequest, "UNSUPPORTED", err.Error())
 		return
 	}
-	tok, issued, err := ctl.tokens.Issue(req.id.User, access)
+	tok, issued, err := ctl.tokens.IssueAt(req.id.User, req.epoch, access)
 	if err != nil {
 		tokenError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
 		return
@@ -98,7 +99,7 @@ func (ctl *Controller) tokenGet(w http.ResponseWriter, r *http.Request) (tokenRe
 			tokenFailure(w, err)
 			return req, false
 		}
-		req.pwHash = u.PasswordHash
+		req.pwHash, req.epoch = u.PasswordHash, token.Epoch(u.PasswordHash, u.SignOuts)
 		if req.id, err = ctl.loadIdentity(ctx, u); err != nil {
 			tokenError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
 			return req, false
@@ -137,7 +138,7 @@ func (ctl *Controller) tokenPost(w http.ResponseWriter, r *http.Request) (tokenR
 		grantFailure(w, err)
 		return req, false
 	}
-	req.pwHash = u.PasswordHash
+	req.pwHash, req.epoch = u.PasswordHash, token.Epoch(u.PasswordHash, u.SignOuts)
 	if req.id, err = ctl.loadIdentity(ctx, u); err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error", err.Error())
 		return req, false

@@ -25,7 +25,7 @@ func TestVerifyCacheBoundedByBytes(t *testing.T) {
 	}
 	before := heap()
 	for range 80 {
-		s, _, err := is.issue("", access)
+		s, _, err := is.issue("", "", access)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,6 +53,16 @@ type Claims struct {
 	Kind string `json:"kind,omitempty"`
 	// PasswordFP fingerprints the password hash a refresh token was made under.
 	PasswordFP string `json:"pwfp,omitempty"`
+	// Epoch is the subject's account epoch when an access token was
+	// issued (see Epoch): the hub refuses the token once it changes.
+	Epoch string `json:"ep,omitempty"`
+}
+
+// Epoch is an account's state as its access tokens carry it: its
+// password hash's fingerprint and its count of sign-outs. Changing the
+// password or signing out changes it; a deleted account has none.
+func Epoch(pwHash string, signOuts int64) string {
+	return Fingerprint(pwHash) + "." + strconv.FormatInt(signOuts, 10)
 }
 
 // Allows reports whether the token grants action on typ/name.
@@ -156,14 +167,19 @@ func randomID() string {
 // Issue signs an access token for subject ("" for anonymous). A token
 // over MaxTokenBytes is an error: no verifier would take it.
 func (is *Issuer) Issue(subject string, access []Access) (string, time.Time, error) {
-	s, now, err := is.issue(subject, access)
+	return is.IssueAt(subject, "", access)
+}
+
+// IssueAt is Issue for a subject whose account is at epoch (see Epoch).
+func (is *Issuer) IssueAt(subject, epoch string, access []Access) (string, time.Time, error) {
+	s, now, err := is.issue(subject, epoch, access)
 	if err == nil && len(s) > MaxTokenBytes {
 		return "", now, fmt.Errorf("%d bytes of grants, over %d: %w: %w", len(s), MaxTokenBytes, ErrTooBig, errdefs.ErrInvalid)
 	}
 	return s, now, err
 }
 
-func (is *Issuer) issue(subject string, access []Access) (string, time.Time, error) {
+func (is *Issuer) issue(subject, epoch string, access []Access) (string, time.Time, error) {
 	now := time.Now()
 	exp := now.Add(is.TTL)
 	c := Claims{
@@ -173,6 +189,7 @@ func (is *Issuer) issue(subject string, access []Access) (string, time.Time, err
 			IssuedAt: jwt.NewNumericDate(now), ID: randomID(),
 		},
 		Access: access,
+		Epoch:  epoch,
 	}
 	if c.Access == nil {
 		c.Access = []Access{}
