@@ -53,6 +53,15 @@ func FuzzParseV2(f *testing.F) {
 		if r.ref != "" && !strings.HasSuffix(p, r.ref) {
 			t.Fatalf("%q: ref %q is not its end", p, r.ref)
 		}
+		// The route puts the path back together: name, operation, ref,
+		// and a ref has no slash.
+		ops := map[string]string{"tags": "/tags/list", "manifest": "/manifests/", "blob": "/blobs/", "upload": "/blobs/uploads/", "referrers": "/referrers/"}
+		if op, ok := ops[r.kind]; ok {
+			back := "/v2/" + r.name + op + r.ref
+			if strings.Contains(r.ref, "/") || (back != p && back != p+"/") {
+				t.Fatalf("%q: %+v puts back as %q", p, r, back)
+			}
+		}
 	})
 }
 
