@@ -32,12 +32,16 @@ type Config struct {
 	TokenTTL   time.Duration // access tokens, default 5 minutes
 	RefreshTTL time.Duration // refresh tokens (docker login), default 90 days
 
-	// Password guessing is throttled: after SignInFailures failed password
-	// checks in a row for one account name (default 5), or
-	// SignInFailuresPerIP from one client address across names (default
-	// 20; IPv6 counts by /64), within SignInWindow (default 15 minutes),
-	// that name or address is refused for SignInBackoff (default 15
-	// minutes) with 429 Too Many Requests, before any password is checked.
+	// Password guessing is throttled so that a guesser slows down
+	// themselves, not the owner: after SignInFailuresPerIP failed password
+	// checks from one client address across names (default 20; IPv6
+	// counts by /64) that address is refused; after SignInFailures (default
+	// 5) for one name from one address, that address is refused that name;
+	// after SignInFailures for one name from anywhere, the name is refused
+	// to addresses that have failures of their own, not to others. Failures
+	// count within SignInWindow (default 15 minutes); refusals last
+	// SignInBackoff (default 15 minutes), are 429 Too Many Requests with
+	// Retry-After, and come before any password is checked.
 	// A negative limit turns it off: behind a proxy every client has the
 	// proxy's address, and the hub does not believe X-Forwarded-For.
 	SignInFailures      int
@@ -58,6 +62,20 @@ type Config struct {
 	// locked while its body arrives, and a client gone without closing its
 	// connection would otherwise hold it until TCP keepalive notices.
 	UploadIdleTimeout time.Duration
+	// BodyIdleTimeout is how long any other request body (a /token or
+	// sign-in form, a JSON API call, a manifest) may take to send each 4
+	// KiB, the whole of a smaller one (default 30 seconds): a client
+	// sending a byte a second would otherwise hold its connection and
+	// handler as long as it liked. It is not a deadline on the whole
+	// request, which would cut large bodies on slow links.
+	BodyIdleTimeout time.Duration
+
+	// MetricsToken, if set, serves /metrics on the public address to
+	// requests with "Authorization: Bearer MetricsToken". Without it the
+	// public address has no /metrics: they tell anyone how the hub is used
+	// and by how many. Server.MetricsAddr serves them on an address of
+	// their own (a loopback or internal one) instead.
+	MetricsToken string
 
 	// ChangePoll is how often the change log is read (default 1 second).
 	ChangePoll time.Duration
@@ -95,6 +113,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	setDefault(&cfg.GCGrace, time.Hour)
 	setDefault(&cfg.UploadMaxAge, 24*time.Hour)
 	setDefault(&cfg.UploadIdleTimeout, 2*time.Minute)
+	setDefault(&cfg.BodyIdleTimeout, 30*time.Second)
 	setDefault(&cfg.ChangePoll, time.Second)
 	setDefault(&cfg.SignInWindow, 15*time.Minute)
 	setDefault(&cfg.SignInBackoff, 15*time.Minute)

@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		Logger: cfg.Logger, PasswordChecks: h.metrics.PasswordChecks, SignInRefusals: h.metrics.SignInRefusals,
 	}, h.meta, h.tokens)
 	h.registry = registry.New(registry.Config{
-		Open: cfg.Open, UploadIdleTimeout: cfg.UploadIdleTimeout,
+		Open: cfg.Open, UploadIdleTimeout: cfg.UploadIdleTimeout, BodyIdleTimeout: cfg.BodyIdleTimeout,
 		GCGrace: cfg.GCGrace, UploadMaxAge: cfg.UploadMaxAge, Logger: cfg.Logger,
 		OnManifest: func(m meta.Manifest) { h.analysis.Enqueue(m) },
 	}, h.meta, h.blobs, h.access)
@@ -110,7 +110,12 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 func (h *Hub) open(ctx context.Context) (err error) {
 	cfg := h.cfg
 	if cfg.Root != "" {
-		if err := os.MkdirAll(cfg.Root, 0o755); err != nil {
+		// The root holds password hashes, private images and the
+		// signing key: the hub's user's alone, a root made before too.
+		if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
+			return fmt.Errorf("hub root: %w", err)
+		}
+		if err := os.Chmod(cfg.Root, 0o700); err != nil {
 			return fmt.Errorf("hub root: %w", err)
 		}
 	}

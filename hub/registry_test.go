@@ -241,7 +241,7 @@ func TestSearchAndAPI(t *testing.T) {
 	if getJSON(t, h.URL+"/healthz", "", &health) != 200 || health.Status != "ok" {
 		t.Fatalf("health = %+v", health)
 	}
-	code, body := req(t, "GET", h.URL+"/metrics", "", nil)
+	code, body := metricsOf(h)
 	if code != 200 || !strings.Contains(string(body), `berth_hub_requests_total{code="2xx",method="GET",route="v1"}`) || !strings.Contains(string(body), "# TYPE berth_hub_request_duration_seconds histogram") {
 		t.Fatalf("metrics = %d\n%s", code, body)
 	}

@@ -22,6 +22,14 @@ type Server struct {
 	Config  Config
 	// Ready, if set, is called with the bound address once the hub answers.
 	Ready func(addr string)
+	// MaxConnsPerClient is how many connections one client address (IPv6
+	// by /64) may hold open (default 128; negative for no cap). Behind a
+	// reverse proxy every client has the proxy's address: turn it off
+	// there, or raise it.
+	MaxConnsPerClient int
+	// MetricsAddr, if set, serves /metrics there, apart from the public
+	// address (which serves them only with Config.MetricsToken).
+	MetricsAddr string
 }
 
 // DefaultRoot is $BERTH_HUB_ROOT, else /var/lib/berth/hub for root, else
@@ -53,6 +61,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.Addr, err)
 	}
+	if s.MaxConnsPerClient == 0 {
+		s.MaxConnsPerClient = 128
+	}
 	scheme := "http"
 	if s.TLSCert != "" {
 		scheme = "https"
@@ -83,10 +94,21 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("loading the TLS key pair: %w", err)
 		}
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	ln = limitConns(ln, s.MaxConnsPerClient, cfg.Logger)
+	if s.TLSCert != "" {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if s.MetricsAddr != "" {
+		msrv, err := serveMetrics(s.MetricsAddr, h.MetricsHandler(), errc)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		defer msrv.Close()
+	}
 	h.log.Info("hub listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "root", cfg.Root, "open", cfg.Open)
 	if s.Ready != nil {
 		s.Ready(ln.Addr().String())
@@ -103,6 +125,23 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	return nil
+}
+
+// serveMetrics serves the metrics alone on addr; its end is sent to errc.
+func serveMetrics(addr string, metrics http.Handler, errc chan<- error) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening for metrics on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("metrics: %w", err)
+		}
+	}()
+	return srv, nil
 }
 
 // publicHost turns a bound address into one clients can use: an unspecified

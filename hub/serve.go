@@ -1,12 +1,14 @@
 package hub
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/hub/idle"
 	"github.com/berth-dev/berth/hub/metrics"
 )
 
@@ -16,6 +18,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	p := r.URL.Path
 	kind := metrics.RouteOther
+	if p != "/v2" && !strings.HasPrefix(p, "/v2/") {
+		// The registry sets its own: uploads have a longer timeout.
+		r.Body = idle.Body(sw, r, h.cfg.BodyIdleTimeout)
+	}
 	switch {
 	case p == "/v2" || strings.HasPrefix(p, "/v2/"):
 		kind = h.registry.Serve(sw, r)
@@ -34,9 +40,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/healthz" || p == "/readyz":
 		kind = metrics.RouteHealth
 		h.serveHealth(sw, r)
-	case p == "/metrics":
+	case p == "/metrics" && h.cfg.MetricsToken != "":
 		kind = metrics.RouteMetrics
-		h.metrics.Handler().ServeHTTP(sw, r)
+		h.servePublicMetrics(sw, r)
 	default:
 		kind = metrics.RouteWeb
 		h.serveWeb(sw, r)
@@ -48,6 +54,22 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if h.log.Enabled(r.Context(), -4) {
 		h.log.Debug("request", "method", r.Method, "path", p, "status", sw.status, "duration", dur, "bytes", sw.written)
 	}
+}
+
+// MetricsHandler serves the metrics in Prometheus's format, for an address
+// of their own (Server.MetricsAddr).
+func (h *Hub) MetricsHandler() http.Handler { return h.metrics.Handler() }
+
+// servePublicMetrics serves /metrics on the public address to the bearer
+// of the metrics token alone.
+func (h *Hub) servePublicMetrics(w http.ResponseWriter, r *http.Request) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(h.cfg.MetricsToken)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+		http.Error(w, "metrics need the metrics token", http.StatusUnauthorized)
+		return
+	}
+	h.metrics.Handler().ServeHTTP(w, r)
 }
 
 func (h *Hub) serveHealth(w http.ResponseWriter, r *http.Request) {

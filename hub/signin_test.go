@@ -100,8 +100,8 @@ func passwordGrant(t *testing.T, h *hubtest.Hub, user, pw string) answer {
 // metric reads one counter of /metrics.
 func metric(t *testing.T, h *hubtest.Hub, name string) int {
 	t.Helper()
-	a := send(t, mustRequest(http.MethodGet, h.URL+"/metrics"))
-	m := regexp.MustCompile(`(?:^|\s)` + name + ` (\d+)`).FindStringSubmatch(a.body)
+	_, body := metricsOf(h)
+	m := regexp.MustCompile(`(?:^|\s)` + name + ` (\d+)`).FindStringSubmatch(string(body))
 	if m == nil {
 		t.Fatalf("no %s in /metrics", name)
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -64,6 +65,7 @@ type Store interface {
 	User(ctx context.Context, name string) (meta.User, error)
 	UserOrgs(ctx context.Context, user string) ([]string, error)
 	RevokeToken(ctx context.Context, id string, expires time.Time) error
+	SignOut(ctx context.Context, name string) error
 	TokenRevoked(ctx context.Context, id string) (bool, error)
 	// Lookup returns a repository's record, from memory: every pull asks.
 	Lookup(name string) (meta.Repo, bool)
@@ -76,6 +78,10 @@ type Controller struct {
 	tokens    *token.Issuer
 	signIns   *signInLimiter
 	passwords passwordCache
+	epochs    epochs
+	// publicHost is the realm's host, the one an Origin of the hub's own
+	// pages names even when a proxy changes Host.
+	publicHost string
 }
 
 // New makes a controller that issues and checks tokens with tokens.
@@ -89,12 +95,19 @@ func New(cfg Config, store Store, tokens *token.Issuer) *Controller {
 	if cfg.SignInRefusals == nil {
 		cfg.SignInRefusals = noCounter{}
 	}
-	return &Controller{cfg: cfg, store: store, tokens: tokens, signIns: newSignInLimiter(cfg, cfg.Logger)}
+	ctl := &Controller{cfg: cfg, store: store, tokens: tokens, signIns: newSignInLimiter(cfg, cfg.Logger)}
+	if u, err := url.Parse(cfg.Realm); err == nil {
+		ctl.publicHost = u.Host
+	}
+	return ctl
 }
 
-// AccountChanged forgets the passwords found good, after a change to
-// accounts made elsewhere.
-func (ctl *Controller) AccountChanged(name string) { ctl.passwords.forget(name) }
+// AccountChanged forgets the passwords found good and the account's
+// epoch, after a change to accounts made elsewhere.
+func (ctl *Controller) AccountChanged(name string) {
+	ctl.passwords.forget(name)
+	ctl.epochs.forget(name)
+}
 
 // Identity is who is asking. The zero value is anonymous.
 type Identity struct {
@@ -140,7 +153,7 @@ func (ctl *Controller) checkPassword(ctx context.Context, client, name, password
 	}
 	key := passwordKey(name, password, u.PasswordHash)
 	if known && ctl.passwords.ok(key) {
-		ctl.signIns.succeeded(name)
+		ctl.signIns.succeeded(name, client)
 		return u, nil
 	}
 	done, err := ctl.signIns.begin(name, client)
@@ -196,7 +209,7 @@ func (ctl *Controller) Identify(r *http.Request) (Identity, error) {
 	}
 	ctx := r.Context()
 	if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
-		c, err := ctl.tokens.Verify(strings.TrimSpace(tok))
+		c, err := ctl.verifyAccess(ctx, strings.TrimSpace(tok))
 		if err != nil {
 			return Identity{}, err
 		}
@@ -337,7 +350,7 @@ func (ctl *Controller) decide(r *http.Request, name string, actions ...string) d
 	var c *token.Claims
 	if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
 		var err error
-		if c, err = ctl.tokens.Verify(strings.TrimSpace(tok)); err != nil {
+		if c, err = ctl.verifyAccess(r.Context(), strings.TrimSpace(tok)); err != nil {
 			return decision{verdict: challenged, errCode: "invalid_token", msg: err.Error()}
 		}
 	} else if auth != "" {

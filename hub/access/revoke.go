@@ -39,9 +39,10 @@ func (ctl *Controller) ServeRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// revokeRefresh records a refresh token as revoked until it expires.
-// Access tokens cannot be revoked: they are checked in memory on every
-// registry request, and live only minutes.
+// revokeRefresh records a refresh token as revoked until it expires, and
+// counts a sign-out of its user, which ends the access tokens issued to
+// them before (see verifyAccess). Access tokens are not revoked one by
+// one: they are checked in memory on every registry request.
 func (ctl *Controller) revokeRefresh(ctx context.Context, s string) error {
 	c, err := ctl.tokens.VerifyRefresh(s)
 	if err != nil {
@@ -53,7 +54,14 @@ func (ctl *Controller) revokeRefresh(ctx context.Context, s string) error {
 	if c.ID == "" || c.ExpiresAt == nil {
 		return nil
 	}
-	return ctl.store.RevokeToken(ctx, c.ID, c.ExpiresAt.Time)
+	if err := ctl.store.RevokeToken(ctx, c.ID, c.ExpiresAt.Time); err != nil {
+		return err
+	}
+	defer ctl.epochs.forget(c.Subject)
+	if err := ctl.store.SignOut(ctx, c.Subject); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // refreshRevoked reports whether a refresh token was revoked: one indexed

@@ -17,13 +17,19 @@ import (
 	"github.com/berth-dev/berth/hub/names"
 )
 
-// signInLimiter throttles password guessing. After a run of failed password
-// checks for one account name, or from one client address across names,
-// within a window, that name or address is refused for a back-off period
-// before its password is looked at: a refused guess costs the hub neither
-// bcrypt time nor a database query. Password checks under way count
-// against the limit too, so a client firing many guesses at once gets no
-// more bcrypt runs than one firing them in turn.
+// signInLimiter throttles password guessing so that a guesser slows down
+// themselves and not the account's owner. Failed password checks are
+// counted three ways within a window: per client address (across names),
+// per account name and client together, and per account name. A run of
+// failures from one address refuses that address everything; a run for
+// one name from one address refuses that address that name; a run for one
+// name from anywhere slows the name down, refusing it to every address
+// that has failures of its own on record, while an address with none (the
+// owner, signing in from where they always do) passes. Refusals come for
+// a back-off period, before the password is looked at: a refused guess
+// costs the hub neither bcrypt time nor a database query. Password checks
+// under way count against the limits too, so a client firing many guesses
+// at once gets no more bcrypt runs than one firing them in turn.
 //
 // The counts live in this hub process's memory: a restart forgets them,
 // and hubs sharing a database count on their own (a client spreading its
@@ -37,12 +43,13 @@ type signInLimiter struct {
 	now             func() time.Time // a test's clock
 
 	mu      sync.Mutex
-	names   failureTable
+	names   failureTable // per account name: the slow-down
+	pairs   failureTable // per account name and client
 	clients failureTable
 }
 
 // maxTracked bounds each table: about 250 bytes a key at the longest
-// names, so at most some 32 MiB for the two when both are full.
+// names, so at most some 48 MiB for the three when all are full.
 const maxTracked = 1 << 16
 
 // failureTable counts failures per key (an account name, a client address).
@@ -67,7 +74,8 @@ type failures struct {
 
 func newSignInLimiter(cfg Config, log *slog.Logger) *signInLimiter {
 	l := &signInLimiter{window: cfg.SignInWindow, backoff: cfg.SignInBackoff, log: log, now: time.Now}
-	l.names = failureTable{what: "name", limit: max(cfg.SignInFailures, 0), max: maxTracked, keys: map[string]*list.Element{}}
+	l.names = failureTable{what: "account", limit: max(cfg.SignInFailures, 0), max: maxTracked, keys: map[string]*list.Element{}}
+	l.pairs = failureTable{what: "name", limit: max(cfg.SignInFailures, 0), max: maxTracked, keys: map[string]*list.Element{}}
 	l.clients = failureTable{what: "client", limit: max(cfg.SignInFailuresPerIP, 0), max: maxTracked, keys: map[string]*list.Element{}}
 	return l
 }
@@ -142,14 +150,19 @@ func (l *signInLimiter) begin(name, client string) (done func(ok bool), err erro
 // good ones: a successful sign-in starts the count again. The client's
 // count stays, or an attacker could clear it by signing in to an account
 // of their own between guesses at others.
-func (l *signInLimiter) succeeded(name string) {
+func (l *signInLimiter) succeeded(name, client string) {
 	if l.names.limit == 0 {
 		return
 	}
 	l.mu.Lock()
-	if f := l.names.lookup(name); f != nil {
-		f.n, f.start, f.until = 0, time.Time{}, time.Time{}
-		l.names.dropIfIdle(f)
+	for _, k := range l.keysOf(name, client) {
+		if k.t == &l.clients {
+			continue
+		}
+		if f := k.t.lookup(k.key); f != nil {
+			l.clear(k.t, f)
+			k.t.dropIfIdle(f)
+		}
 	}
 	l.mu.Unlock()
 }
@@ -168,7 +181,7 @@ func (l *signInLimiter) keysOf(name, client string) []tableKey {
 		if len(name) > 64 {
 			name = name[:64]
 		}
-		out = append(out, tableKey{&l.names, name})
+		out = append(out, tableKey{&l.names, name}, tableKey{&l.pairs, name + "\x00" + client})
 	}
 	if l.clients.limit > 0 && client != "" {
 		out = append(out, tableKey{&l.clients, client})
@@ -182,7 +195,7 @@ func (l *signInLimiter) refusal(name, client string, reserving bool) error {
 	now := l.now()
 	for _, k := range l.keysOf(name, client) {
 		f := k.t.lookup(k.key)
-		if f == nil {
+		if f == nil || (k.t == &l.names && !l.hasFailed(name, client, now)) {
 			continue
 		}
 		f.settle(now, l.window)
@@ -196,7 +209,7 @@ func (l *signInLimiter) refusal(name, client string, reserving bool) error {
 			continue
 		}
 		e.who = "from your address"
-		if k.t == &l.names {
+		if k.t != &l.clients {
 			e.who = "for " + printable(name)
 		}
 		f.refused++
@@ -217,8 +230,8 @@ func (l *signInLimiter) end(name, client string, ok bool) {
 		f := k.t.entry(k.key, now)
 		f.checking = max(f.checking-1, 0)
 		switch {
-		case ok && k.t == &l.names:
-			f.n, f.start, f.until = 0, time.Time{}, time.Time{}
+		case ok && k.t != &l.clients:
+			l.clear(k.t, f)
 		case !ok && f.fail(now, l.window, l.backoff, k.t.limit):
 			locked = append(locked, k.t.what)
 		}
@@ -228,6 +241,34 @@ func (l *signInLimiter) end(name, client string, ok bool) {
 	for _, what := range locked {
 		l.log.Warn("sign-in locked out", "by", what, "name", printable(name), "client", client, "backoff", l.backoff)
 	}
+}
+
+// clear starts a name's count again after its password was right. A
+// slow-down of the name stays: the owner signing in must not give the
+// addresses guessing at it a fresh run.
+func (l *signInLimiter) clear(t *failureTable, f *failures) {
+	f.n, f.start = 0, time.Time{}
+	if t != &l.names {
+		f.until = time.Time{}
+	}
+}
+
+// hasFailed reports whether client has failures on record, for name or
+// any other: only such a client is slowed down with a name, so the owner
+// of an account under attack still signs in from where they always do.
+func (l *signInLimiter) hasFailed(name, client string, now time.Time) bool {
+	for _, k := range l.keysOf(name, client) {
+		if k.t == &l.names {
+			continue
+		}
+		if f := k.t.lookup(k.key); f != nil {
+			f.settle(now, l.window)
+			if f.n > 0 || !f.until.IsZero() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // logged logs a refusal at most once a minute per key, with how many went
@@ -325,10 +366,12 @@ func clientOf(r *http.Request) string {
 	if c, ok := r.Context().Value(clientKey{}).(string); ok {
 		return c
 	}
-	return clientAddr(r.RemoteAddr)
+	return ClientAddr(r.RemoteAddr)
 }
 
-func clientAddr(remote string) string {
+// ClientAddr is the client a remote address counts as: the address, or
+// for IPv6 its /64, the block one host is usually given.
+func ClientAddr(remote string) string {
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
 		host = remote

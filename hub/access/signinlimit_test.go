@@ -37,6 +37,11 @@ func attempt(l *signInLimiter, name, client string, ok bool) error {
 	return nil
 }
 
+// TestSignInLimiterLocksANameOut: a run of failures for a name locks
+// that name out for the address they came from, and slows the name down
+// for every address with failures of its own; an address without any
+// passes. (It used to lock the name out for every address: issue 16,
+// finding 5, anyone could lock any account.)
 func TestSignInLimiterLocksANameOut(t *testing.T) {
 	clock := newClock()
 	l := limiterFor(5, 0)
@@ -47,7 +52,7 @@ func TestSignInLimiterLocksANameOut(t *testing.T) {
 		}
 	}
 	clock.add(time.Minute)
-	err := attempt(l, "alice", "192.0.2.2", true)
+	err := attempt(l, "alice", "192.0.2.1", true)
 	if !errors.Is(err, errThrottled) || !errors.Is(err, errdefs.ErrUnauthorized) {
 		t.Fatalf("sixth attempt: %v, want a throttle error that is also unauthorized", err)
 	}
@@ -56,6 +61,15 @@ func TestSignInLimiterLocksANameOut(t *testing.T) {
 	}
 	if v, ok := retryAfter(err); !ok || v != "840" {
 		t.Errorf("Retry-After %q, want 840", v)
+	}
+	if err := attempt(l, "alice", "192.0.2.2", true); err != nil {
+		t.Errorf("alice from an address without failures: %v", err)
+	}
+	if err := attempt(l, "alice", "192.0.2.3", false); err != nil {
+		t.Errorf("a first guess from a new address: %v", err)
+	}
+	if err := attempt(l, "alice", "192.0.2.3", true); !errors.Is(err, errThrottled) {
+		t.Errorf("a second attempt from an address that failed while alice is slowed down: %v", err)
 	}
 	if err := attempt(l, "bob", "192.0.2.1", false); err != nil {
 		t.Errorf("another name is refused: %v", err)
@@ -102,7 +116,7 @@ func TestSignInLimiterSuccessClearsTheNameOnly(t *testing.T) {
 	}
 	// Four failures from the address so far: a cached good password
 	// clears alice, but the address's fifth failure still locks it.
-	l.succeeded("alice")
+	l.succeeded("alice", "192.0.2.1")
 	if err := attempt(l, "mallory", "192.0.2.1", false); err != nil {
 		t.Fatal(err)
 	}
@@ -178,8 +192,8 @@ func TestClientAddr(t *testing.T) {
 		"[::1]:8080":                     "::/64",
 		"198.51.100.200:65535":           "198.51.100.200",
 	} {
-		if got := clientAddr(in); got != want {
-			t.Errorf("clientAddr(%q) = %q, want %q", in, got, want)
+		if got := ClientAddr(in); got != want {
+			t.Errorf("ClientAddr(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

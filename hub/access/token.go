@@ -30,6 +30,7 @@ type tokenResponse struct {
 type tokenRequest struct {
 	id      Identity
 	pwHash  string // the password hash a refresh token is bound to
+	epoch   string // the account's epoch, which an access token carries
 	scopes  []string
 	offline bool // a refresh token is wanted
 	service string
@@ -64,7 +65,7 @@ func (ctl *Controller) ServeToken(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusBadRequest, "UNSUPPORTED", err.Error())
 		return
 	}
-	tok, issued, err := ctl.tokens.Issue(req.id.User, access)
+	tok, issued, err := ctl.tokens.IssueAt(req.id.User, req.epoch, access)
 	if err != nil {
 		tokenError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
 		return
@@ -98,7 +99,7 @@ func (ctl *Controller) tokenGet(w http.ResponseWriter, r *http.Request) (tokenRe
 			tokenFailure(w, err)
 			return req, false
 		}
-		req.pwHash = u.PasswordHash
+		req.pwHash, req.epoch = u.PasswordHash, token.Epoch(u.PasswordHash, u.SignOuts)
 		if req.id, err = ctl.loadIdentity(ctx, u); err != nil {
 			tokenError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
 			return req, false
@@ -137,7 +138,7 @@ func (ctl *Controller) tokenPost(w http.ResponseWriter, r *http.Request) (tokenR
 		grantFailure(w, err)
 		return req, false
 	}
-	req.pwHash = u.PasswordHash
+	req.pwHash, req.epoch = u.PasswordHash, token.Epoch(u.PasswordHash, u.SignOuts)
 	if req.id, err = ctl.loadIdentity(ctx, u); err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error", err.Error())
 		return req, false
@@ -145,13 +146,23 @@ func (ctl *Controller) tokenPost(w http.ResponseWriter, r *http.Request) (tokenR
 	return req, true
 }
 
+// MaxScopes is how many scopes one token request may ask for, however
+// packed: a push asks for two or three, a multi-repository copy for
+// dozens. More would make a token no verifier takes (token.MaxTokenBytes),
+// and 9,000 of them a 683 KB one.
+const MaxScopes = 100
+
 // grantScopes parses the requested scopes and keeps what id gets of each,
 // as token grants and as the OAuth2 scope string's parts.
 func (ctl *Controller) grantScopes(id Identity, scopes []string) ([]token.Access, []string, error) {
 	var access []token.Access
 	var granted []string
+	n := 0
 	for _, s := range scopes {
-		for _, one := range strings.Fields(s) {
+		for one := range strings.FieldsSeq(s) {
+			if n++; n > MaxScopes {
+				return nil, nil, fmt.Errorf("more than %d scopes in one request: %w", MaxScopes, errdefs.ErrInvalid)
+			}
 			a, err := token.ParseScope(one)
 			if err != nil {
 				return nil, nil, err

@@ -59,24 +59,24 @@ func (srv *API) apiAnalysis(w http.ResponseWriter, r *http.Request, rep meta.Rep
 	ctx := r.Context()
 	tag, kind, _ := strings.Cut(rest, "/")
 	if kind != "sbom" && kind != "vulnerabilities" {
-		jsonError(w, r, http.StatusNotFound, "no such endpoint")
+		srv.jsonError(w, r, http.StatusNotFound, "no such endpoint")
 		return
 	}
 	t, err := srv.meta.Tag(ctx, rep.Name, tag)
 	if err != nil {
-		jsonError(w, r, errdefs.HTTPStatus(err), "no tag "+tag)
+		srv.jsonError(w, r, errdefs.HTTPStatus(err), "no tag "+tag)
 		return
 	}
 	m, err := srv.meta.Manifest(ctx, rep.Name, t.Digest)
 	if err != nil {
-		jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
+		srv.jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 		return
 	}
 	head := AnalysisJSON{Name: names.Display(rep.Name), Repository: rep.Name, Tag: tag, Digest: m.Digest, Status: analysisPending}
 	if image.IsIndex(m.MediaType) {
 		d, platform, err := srv.indexImage(r, m)
 		if err != nil {
-			jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
+			srv.jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 			return
 		}
 		m = meta.Manifest{Repo: rep.Name, Digest: d, MediaType: m.MediaType}
@@ -94,7 +94,7 @@ func (srv *API) apiAnalysis(w http.ResponseWriter, r *http.Request, rep meta.Rep
 			head.Status = analysisDisabled
 		}
 	case err != nil:
-		jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
+		srv.jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 		return
 	default:
 		if kind == "vulnerabilities" {
@@ -112,7 +112,7 @@ func (srv *API) apiAnalysis(w http.ResponseWriter, r *http.Request, rep meta.Rep
 		if done {
 			var s sbom.SBOM
 			if err := json.Unmarshal(an.Inventory, &s); err != nil {
-				jsonError(w, r, http.StatusInternalServerError, "stored inventory of "+m.Digest.String()+": "+err.Error())
+				srv.jsonError(w, r, http.StatusInternalServerError, "stored inventory of "+m.Digest.String()+": "+err.Error())
 				return
 			}
 			out.Distro, out.Layers, out.Warnings = s.Distro, s.Layers, s.Warnings
@@ -127,7 +127,7 @@ func (srv *API) apiAnalysis(w http.ResponseWriter, r *http.Request, rep meta.Rep
 	out.Database = ""
 	if done {
 		if err := json.Unmarshal(an.Vulnerabilities, &out.VulnSummary); err != nil {
-			jsonError(w, r, http.StatusInternalServerError, "stored vulnerabilities of "+m.Digest.String()+": "+err.Error())
+			srv.jsonError(w, r, http.StatusInternalServerError, "stored vulnerabilities of "+m.Digest.String()+": "+err.Error())
 			return
 		}
 		if out.Findings == nil {

@@ -57,6 +57,8 @@ type Access interface {
 	Identify(r *http.Request) (access.Identity, error)
 	CanWrite(id access.Identity, repo string) bool
 	CanPull(id access.Identity, repo string) bool
+	// CrossSite reports a browser's credentialed change from another site.
+	CrossSite(r *http.Request) bool
 }
 
 // Analyser is the background analysis of pushed images, as far as the API
@@ -116,18 +118,26 @@ func repoJSON(r meta.Repo, full bool) RepoJSON {
 	return j
 }
 
-func jsonError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+// jsonError answers {"error": msg}. A 401 challenges for a bearer token,
+// never for Basic credentials: a browser prompts for those, remembers
+// them and sends them with every later request to the hub, other sites'
+// pages' requests included.
+func (srv *API) jsonError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Basic realm="berth hub"`)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+srv.cfg.Realm+`",service="`+srv.cfg.Service+`"`)
 	}
 	writeJSON(w, r, status, map[string]string{"error": msg})
 }
 
 // ServeAPI answers a request under /api/v1/.
 func (srv *API) ServeAPI(w http.ResponseWriter, r *http.Request) {
+	if srv.access.CrossSite(r) {
+		srv.jsonError(w, r, http.StatusForbidden, "a change with credentials from another site's page is refused")
+		return
+	}
 	id, err := srv.access.Identify(r)
 	if err != nil {
-		jsonError(w, r, access.RefusalStatus(w, err), err.Error())
+		srv.jsonError(w, r, access.RefusalStatus(w, err), err.Error())
 		return
 	}
 	p := strings.TrimPrefix(r.URL.Path, "/api/v1/")
@@ -141,22 +151,22 @@ func (srv *API) ServeAPI(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "repositories/"):
 		srv.apiRepository(w, r, id, strings.TrimPrefix(p, "repositories/"))
 	default:
-		jsonError(w, r, http.StatusNotFound, "no such endpoint")
+		srv.jsonError(w, r, http.StatusNotFound, "no such endpoint")
 	}
 }
 
-func onlyGet(w http.ResponseWriter, r *http.Request) bool {
+func (srv *API) onlyGet(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return true
 	}
 	w.Header().Set("Allow", "GET")
-	jsonError(w, r, http.StatusMethodNotAllowed, "use GET")
+	srv.jsonError(w, r, http.StatusMethodNotAllowed, "use GET")
 	return false
 }
 
 // apiSearch: GET /api/v1/search?q=&badge=&sort=&page=&page_size=&min_stars=
 func (srv *API) apiSearch(w http.ResponseWriter, r *http.Request, id access.Identity) {
-	if !onlyGet(w, r) {
+	if !srv.onlyGet(w, r) {
 		return
 	}
 	id = id.Narrow("registry", "catalog", "search")
@@ -164,7 +174,7 @@ func (srv *API) apiSearch(w http.ResponseWriter, r *http.Request, id access.Iden
 	badge := q.Get("badge")
 	if badge != "" {
 		if err := meta.ValidateBadge(badge); err != nil {
-			jsonError(w, r, http.StatusBadRequest, err.Error())
+			srv.jsonError(w, r, http.StatusBadRequest, err.Error())
 			return
 		}
 	}
@@ -172,7 +182,7 @@ func (srv *API) apiSearch(w http.ResponseWriter, r *http.Request, id access.Iden
 	switch sort {
 	case "", "relevance", "stars", "pulls", "updated", "name":
 	default:
-		jsonError(w, r, http.StatusBadRequest, "sort must be relevance, stars, pulls, updated or name")
+		srv.jsonError(w, r, http.StatusBadRequest, "sort must be relevance, stars, pulls, updated or name")
 		return
 	}
 	if sort == "relevance" {
@@ -199,16 +209,16 @@ func (srv *API) apiSearch(w http.ResponseWriter, r *http.Request, id access.Iden
 
 // apiUser: GET /api/v1/user, who the credentials belong to.
 func (srv *API) apiUser(w http.ResponseWriter, r *http.Request, id access.Identity) {
-	if !onlyGet(w, r) {
+	if !srv.onlyGet(w, r) {
 		return
 	}
 	if id.User == "" {
-		jsonError(w, r, http.StatusUnauthorized, "log in to see your account")
+		srv.jsonError(w, r, http.StatusUnauthorized, "log in to see your account")
 		return
 	}
 	starred, err := srv.meta.StarredBy(r.Context(), id.User)
 	if err != nil {
-		jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
+		srv.jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 		return
 	}
 	for i, s := range starred {
@@ -224,7 +234,7 @@ func (srv *API) apiUser(w http.ResponseWriter, r *http.Request, id access.Identi
 // apiNamespace: GET /api/v1/namespaces/NAME, a user's or organisation's
 // repositories (or library's, the official images).
 func (srv *API) apiNamespace(w http.ResponseWriter, r *http.Request, id access.Identity, ns string) {
-	if !onlyGet(w, r) {
+	if !srv.onlyGet(w, r) {
 		return
 	}
 	id = id.Narrow("registry", "catalog", "search")
@@ -252,7 +262,7 @@ func (srv *API) apiNamespace(w http.ResponseWriter, r *http.Request, id access.I
 		repos = append(repos, repoJSON(rep, false))
 	}
 	if kind == "" && len(repos) == 0 {
-		jsonError(w, r, http.StatusNotFound, "no namespace "+ns)
+		srv.jsonError(w, r, http.StatusNotFound, "no namespace "+ns)
 		return
 	}
 	out := map[string]any{"name": ns, "kind": kind, "repositories": repos}
@@ -271,7 +281,7 @@ func (srv *API) apiRepository(w http.ResponseWriter, r *http.Request, id access.
 		name, sub = n, "star"
 	}
 	if !names.Valid(name) {
-		jsonError(w, r, http.StatusBadRequest, "invalid repository name "+strconv.Quote(name))
+		srv.jsonError(w, r, http.StatusBadRequest, "invalid repository name "+strconv.Quote(name))
 		return
 	}
 	repo := names.Canonical(name)
@@ -282,7 +292,7 @@ func (srv *API) apiRepository(w http.ResponseWriter, r *http.Request, id access.
 	}
 	rep, ok := srv.meta.Lookup(repo)
 	if !ok || !srv.access.CanPull(id, repo) {
-		jsonError(w, r, http.StatusNotFound, "no repository "+name)
+		srv.jsonError(w, r, http.StatusNotFound, "no repository "+name)
 		return
 	}
 	switch {
@@ -291,19 +301,19 @@ func (srv *API) apiRepository(w http.ResponseWriter, r *http.Request, id access.
 	case sub == "star":
 		srv.apiStar(w, r, id, rep)
 	case sub == "tags":
-		if onlyGet(w, r) {
+		if srv.onlyGet(w, r) {
 			srv.apiTags(w, r, rep, "")
 		}
 	case strings.HasPrefix(sub, "tags/") && strings.Count(sub, "/") == 2:
-		if onlyGet(w, r) {
+		if srv.onlyGet(w, r) {
 			srv.apiAnalysis(w, r, rep, strings.TrimPrefix(sub, "tags/"))
 		}
 	case strings.HasPrefix(sub, "tags/"):
-		if onlyGet(w, r) {
+		if srv.onlyGet(w, r) {
 			srv.apiTags(w, r, rep, strings.TrimPrefix(sub, "tags/"))
 		}
 	default:
-		jsonError(w, r, http.StatusNotFound, "no such endpoint")
+		srv.jsonError(w, r, http.StatusNotFound, "no such endpoint")
 	}
 }
 
@@ -321,37 +331,37 @@ func (srv *API) apiRepo(w http.ResponseWriter, r *http.Request, id access.Identi
 	case http.MethodGet, http.MethodHead:
 	case http.MethodPatch:
 		if id.User == "" {
-			jsonError(w, r, http.StatusUnauthorized, "log in to change a repository")
+			srv.jsonError(w, r, http.StatusUnauthorized, "log in to change a repository")
 			return
 		}
 		if !srv.access.CanWrite(id, rep.Name) {
-			jsonError(w, r, http.StatusForbidden, "only the repository's owners may change it")
+			srv.jsonError(w, r, http.StatusForbidden, "only the repository's owners may change it")
 			return
 		}
 		var p RepoPatch
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&p); err != nil {
-			jsonError(w, r, http.StatusBadRequest, "invalid JSON: "+err.Error())
+			srv.jsonError(w, r, http.StatusBadRequest, "invalid JSON: "+err.Error())
 			return
 		}
 		if p.Badge != nil && !id.Admin {
-			jsonError(w, r, http.StatusForbidden, "only operators set badges")
+			srv.jsonError(w, r, http.StatusForbidden, "only operators set badges")
 			return
 		}
 		if p.Badge != nil {
 			if err := meta.ValidateBadge(*p.Badge); err != nil {
-				jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
+				srv.jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 				return
 			}
 		}
 		var err error
 		rep, err = srv.meta.UpdateRepo(ctx, rep.Name, meta.RepoUpdate{Description: p.Description, FullDescription: p.FullDescription, Private: p.Private, Badge: p.Badge})
 		if err != nil {
-			jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
+			srv.jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 			return
 		}
 	default:
 		w.Header().Set("Allow", "GET, PATCH")
-		jsonError(w, r, http.StatusMethodNotAllowed, "use GET or PATCH")
+		srv.jsonError(w, r, http.StatusMethodNotAllowed, "use GET or PATCH")
 		return
 	}
 	j := repoJSON(rep, true)
@@ -371,23 +381,23 @@ func (srv *API) apiStar(w http.ResponseWriter, r *http.Request, id access.Identi
 	switch r.Method {
 	case http.MethodPut, http.MethodPost:
 		if id.User == "" {
-			jsonError(w, r, http.StatusUnauthorized, "log in to star a repository")
+			srv.jsonError(w, r, http.StatusUnauthorized, "log in to star a repository")
 			return
 		}
 		err = srv.meta.Star(ctx, id.User, rep.Name)
 	case http.MethodDelete:
 		if id.User == "" {
-			jsonError(w, r, http.StatusUnauthorized, "log in to unstar a repository")
+			srv.jsonError(w, r, http.StatusUnauthorized, "log in to unstar a repository")
 			return
 		}
 		err = srv.meta.Unstar(ctx, id.User, rep.Name)
 	default:
 		w.Header().Set("Allow", "PUT, DELETE")
-		jsonError(w, r, http.StatusMethodNotAllowed, "use PUT to star, DELETE to unstar")
+		srv.jsonError(w, r, http.StatusMethodNotAllowed, "use PUT to star, DELETE to unstar")
 		return
 	}
 	if err != nil {
-		jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
+		srv.jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 		return
 	}
 	rep, _ = srv.meta.Lookup(rep.Name)
@@ -400,7 +410,7 @@ func (srv *API) apiStar(w http.ResponseWriter, r *http.Request, id access.Identi
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		jsonError(w, r, http.StatusInternalServerError, err.Error())
+		writeJSON(w, r, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -29,6 +29,8 @@ func (alice) Identify(*http.Request) (access.Identity, error) {
 	return access.Identity{User: "alice"}, nil
 }
 
+func (alice) CrossSite(*http.Request) bool { return false }
+
 // TestErrorsAnswerWithTheKindsStatus: a store error reaches the client
 // with errdefs.HTTPStatus's status for its kind, as {"error": message}.
 func TestErrorsAnswerWithTheKindsStatus(t *testing.T) {

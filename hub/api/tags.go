@@ -50,14 +50,14 @@ func (srv *API) apiTags(w http.ResponseWriter, r *http.Request, rep meta.Repo, o
 	if only != "" {
 		t, err := srv.meta.Tag(ctx, rep.Name, only)
 		if err != nil {
-			jsonError(w, r, errdefs.HTTPStatus(err), "no tag "+only)
+			srv.jsonError(w, r, errdefs.HTTPStatus(err), "no tag "+only)
 			return
 		}
 		tags = []meta.Tag{t}
 	} else {
 		var err error
 		if tags, err = srv.meta.Tags(ctx, rep.Name, "", 1000); err != nil {
-			jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
+			srv.jsonError(w, r, errdefs.HTTPStatus(err), err.Error())
 			return
 		}
 	}
@@ -72,7 +72,7 @@ func (srv *API) apiTags(w http.ResponseWriter, r *http.Request, rep meta.Repo, o
 	}
 	if only != "" {
 		if len(out) == 0 {
-			jsonError(w, r, http.StatusInternalServerError, "tag "+only+" cannot be read")
+			srv.jsonError(w, r, http.StatusInternalServerError, "tag "+only+" cannot be read")
 			return
 		}
 		writeJSON(w, r, http.StatusOK, out[0])

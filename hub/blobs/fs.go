@@ -49,8 +49,14 @@ type uploadState struct {
 
 // NewFS opens (creating if needed) a filesystem store under root.
 func NewFS(root string) (*FS, error) {
+	// The store is the hub's alone: private images' blobs and uploads in
+	// progress are no other local user's to read. A store made before
+	// this is closed up as it opens.
 	for _, d := range []string{"blobs", "uploads"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
+			return nil, fmt.Errorf("blob store: %w", err)
+		}
+		if err := os.Chmod(filepath.Join(root, d), 0o700); err != nil {
 			return nil, fmt.Errorf("blob store: %w", err)
 		}
 	}
@@ -165,14 +171,14 @@ func (s *FS) NewUpload(ctx context.Context, owner string) (Upload, error) {
 	}
 	id := hex.EncodeToString(b[:])
 	dir := filepath.Join(s.root, "uploads", id)
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("starting upload: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(owner), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(owner), 0o600); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("starting upload: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "data"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, "data"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("starting upload: %w", err)
@@ -331,8 +337,9 @@ func (u *fsUpload) Commit(ctx context.Context, d digest.Digest) (Info, error) {
 	if err := u.f.Sync(); err != nil {
 		return Info{}, fmt.Errorf("upload %s: %w", u.id, err)
 	}
-	_ = u.f.Chmod(0o444)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	// Read-only, and for the hub's user alone.
+	_ = u.f.Chmod(0o400)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return Info{}, err
 	}
 	if err := os.Rename(data, dst); err != nil {

@@ -96,6 +96,9 @@ type User struct {
 	PasswordHash string
 	Admin        bool
 	Created      time.Time
+	// SignOuts counts the user's sign-outs: with the password hash it is
+	// the account's epoch, which access tokens carry and must still match.
+	SignOuts int64
 }
 
 // Change is one entry of the change log: Kind says what changed ("repo",
@@ -176,6 +179,9 @@ type Accounts interface {
 	User(ctx context.Context, name string) (User, error)
 	Users(ctx context.Context) ([]User, error)
 	SetPassword(ctx context.Context, name, hash string) error
+	// SignOut counts a sign-out of the user, ending the access tokens
+	// issued before it; errdefs.ErrNotFound for no such user.
+	SignOut(ctx context.Context, name string) error
 	DeleteUser(ctx context.Context, name string) error
 	// CreateOrg fails with errdefs.ErrAlreadyExists for a taken name.
 	CreateOrg(ctx context.Context, name string) error

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -99,6 +100,9 @@ CREATE TABLE IF NOT EXISTS changes (
 
 // OpenSQLite opens or creates the database file at path.
 func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+	if err := privateFiles(path, path+"-wal", path+"-shm"); err != nil {
+		return nil, err
+	}
 	dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -599,6 +603,24 @@ func (s *SQLite) WalkBlobLinks(ctx context.Context, fn func(BlobLink) error) err
 	for _, l := range all {
 		if err := fn(l); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// privateFiles makes the database file, before SQLite opens it, readable
+// by its owner alone, and its journals if they exist: it holds password
+// hashes. SQLite gives the journals it creates the database file's mode,
+// so creating the file 0600 first is what keeps them private too.
+func privateFiles(db string, journals ...string) error {
+	f, err := os.OpenFile(db, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", db, err)
+	}
+	f.Close()
+	for _, p := range append([]string{db}, journals...) {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("making %s private: %w", p, err)
 		}
 	}
 	return nil

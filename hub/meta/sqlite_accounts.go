@@ -41,7 +41,8 @@ func (s *SQLite) CreateUser(ctx context.Context, u User) error {
 func (s *SQLite) User(ctx context.Context, name string) (User, error) {
 	u := User{Name: name}
 	var created int64
-	err := s.db.QueryRowContext(ctx, `SELECT password_hash, admin, created FROM users WHERE name = ?`, name).Scan(&u.PasswordHash, &u.Admin, &created)
+	err := s.db.QueryRowContext(ctx, `SELECT password_hash, admin, created, COALESCE((SELECT n FROM signouts WHERE user = users.name), 0)
+		FROM users WHERE name = ?`, name).Scan(&u.PasswordHash, &u.Admin, &created, &u.SignOuts)
 	if err != nil {
 		return User{}, notFound("user "+name, err)
 	}
@@ -95,6 +96,11 @@ func (s *SQLite) DeleteUser(ctx context.Context, name string) error {
 	}
 	return s.tx(ctx, func(t *sql.Tx) error {
 		if _, err := t.ExecContext(ctx, `DELETE FROM org_members WHERE user = ?`, name); err != nil {
+			return err
+		}
+		// A name made again later starts a new count; its tokens differ
+		// anyway, by the password hash.
+		if _, err := t.ExecContext(ctx, `DELETE FROM signouts WHERE user = ?`, name); err != nil {
 			return err
 		}
 		rows, err := t.QueryContext(ctx, `SELECT repo FROM stars WHERE user = ?`, name)

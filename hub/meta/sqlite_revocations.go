@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/berth-dev/berth/errdefs"
 )
 
 // revocationsSchema keeps revoked refresh tokens by their ID (the JWT's
@@ -16,6 +18,10 @@ CREATE TABLE IF NOT EXISTS revoked_tokens (
 	expires INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS revoked_tokens_expires ON revoked_tokens (expires);
+CREATE TABLE IF NOT EXISTS signouts (
+	user TEXT PRIMARY KEY,
+	n INTEGER NOT NULL
+);
 `
 
 // RevokeToken records a revoked token and prunes the revocations of
@@ -44,4 +50,23 @@ func (s *SQLite) TokenRevoked(ctx context.Context, id string) (bool, error) {
 		return false, fmt.Errorf("reading token revocations: %w", err)
 	}
 	return n > 0, nil
+}
+
+// SignOut counts a sign-out of the user, in a table of its own so that
+// databases made before it need no migration.
+func (s *SQLite) SignOut(ctx context.Context, name string) error {
+	return s.tx(ctx, func(t *sql.Tx) error {
+		var n int
+		if err := t.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE name = ?`, name).Scan(&n); err != nil {
+			return fmt.Errorf("signing %s out: %w", name, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("signing %s out: user %s: %w", name, name, errdefs.ErrNotFound)
+		}
+		if _, err := t.ExecContext(ctx, `INSERT INTO signouts (user, n) VALUES (?, 1)
+			ON CONFLICT (user) DO UPDATE SET n = n + 1`, name); err != nil {
+			return fmt.Errorf("signing %s out: %w", name, err)
+		}
+		return logChange(ctx, t, ChangeAccount, name)
+	})
 }

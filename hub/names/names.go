@@ -21,8 +21,10 @@ var accountRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9]|[._-][a-z0-9]){1,38}$`)
 // and single separators: a user or organisation name.
 func ValidAccount(name string) bool { return accountRE.MatchString(name) }
 
-// Valid reports whether name follows the spec's grammar and length.
-func Valid(name string) bool { return len(name) <= 255 && nameRE.MatchString(name) }
+// Valid reports whether name follows the spec's grammar and length. The
+// length is the stored name's: "welcome" is stored as library/welcome, so a
+// short name of 248 characters or more has no stored form.
+func Valid(name string) bool { return len(Canonical(name)) <= 255 && nameRE.MatchString(name) }
 
 // Canonical is the stored name: "welcome" and "library/welcome" are one
 // repository, as on Docker Hub, because the docker CLI asks any registry but

@@ -23,6 +23,7 @@ import (
 	"github.com/berth-dev/berth/hub/blobs"
 	"github.com/berth-dev/berth/hub/cache"
 	"github.com/berth-dev/berth/hub/errcode"
+	"github.com/berth-dev/berth/hub/idle"
 	"github.com/berth-dev/berth/hub/meta"
 	"github.com/berth-dev/berth/hub/names"
 )
@@ -34,6 +35,9 @@ type Config struct {
 	Open bool
 	// UploadIdleTimeout is how long an upload's body may send nothing.
 	UploadIdleTimeout time.Duration
+	// BodyIdleTimeout is how long other bodies (manifests) may take to
+	// send each few KiB; see package idle.
+	BodyIdleTimeout time.Duration
 	// GCGrace is how long unreferenced content stays; UploadMaxAge how
 	// long an idle upload is kept.
 	GCGrace, UploadMaxAge time.Duration
@@ -80,6 +84,8 @@ type Access interface {
 	// Challenge answers 401 with a WWW-Authenticate challenge.
 	Challenge(w http.ResponseWriter, r *http.Request, name string, actions []string, errCode, msg string)
 	CanPull(id access.Identity, repo string) bool
+	// CrossSite reports a browser's credentialed change from another site.
+	CrossSite(r *http.Request) bool
 }
 
 // Registry serves /v2/ and collects garbage.
@@ -128,6 +134,17 @@ func (reg *Registry) Serve(w http.ResponseWriter, r *http.Request) string {
 	if !ok {
 		errcode.Write(w, r, errcode.New(errcode.NameUnknown, "no such endpoint"))
 		return "v2-unknown"
+	}
+	// Every body gets a deadline before anything else, so that one the
+	// handler does not read (a refused push) cannot trickle either.
+	if rt.kind == "upload" {
+		r.Body = idle.Body(w, r, reg.cfg.UploadIdleTimeout)
+	} else {
+		r.Body = idle.Body(w, r, reg.cfg.BodyIdleTimeout)
+	}
+	if reg.access.CrossSite(r) {
+		errcode.Write(w, r, errcode.New(errcode.Denied, "a change with credentials from another site's page is refused"))
+		return rt.kind
 	}
 	if rt.kind != "ping" && rt.kind != "catalog" && !names.Valid(rt.name) {
 		errcode.Write(w, r, errcode.New(errcode.NameInvalid, fmt.Sprintf("invalid repository name %q", rt.name)))

@@ -11,42 +11,45 @@ type route struct {
 	ref  string // tag or digest, blob digest, upload ID
 }
 
-// parseV2 splits a /v2/ path. Names contain slashes, so the operation is
-// found from the end.
+// refRoutes are the operations that end in a reference, by the path part
+// before it.
+var refRoutes = []struct{ suffix, kind string }{
+	{"/manifests", "manifest"},
+	{"/blobs/uploads", "upload"},
+	{"/blobs", "blob"},
+	{"/referrers", "referrers"},
+}
+
+// parseV2 splits a /v2/ path by the spec's grammar: names contain slashes
+// and may have components such as "manifests" or "blobs", but no tag,
+// digest or upload ID has a slash. So the operation is the last one or two
+// components, and the name everything before: alice/manifests can take
+// uploads like any other repository.
 func parseV2(p string) (route, bool) {
 	rest, ok := strings.CutPrefix(p, "/v2/")
-	if !ok {
-		if p == "/v2" {
-			return route{kind: "ping"}, true
-		}
-		return route{}, false
-	}
-	if rest == "" {
+	switch {
+	case !ok && p == "/v2", ok && rest == "":
 		return route{kind: "ping"}, true
-	}
-	if rest == "_catalog" {
+	case !ok:
+		return route{}, false
+	case rest == "_catalog":
 		return route{kind: "catalog"}, true
 	}
-	if name, ok := strings.CutSuffix(rest, "/tags/list"); ok {
+	if name, ok := strings.CutSuffix(rest, "/tags/list"); ok && name != "" {
 		return route{kind: "tags", name: name}, true
 	}
-	if i := strings.LastIndex(rest, "/manifests/"); i > 0 {
-		return route{kind: "manifest", name: rest[:i], ref: rest[i+len("/manifests/"):]}, true
-	}
-	if name, ok := strings.CutSuffix(rest, "/blobs/uploads/"); ok {
+	if name, ok := strings.CutSuffix(strings.TrimSuffix(rest, "/"), "/blobs/uploads"); ok && name != "" {
 		return route{kind: "upload", name: name}, true
 	}
-	if name, ok := strings.CutSuffix(rest, "/blobs/uploads"); ok {
-		return route{kind: "upload", name: name}, true
+	i := strings.LastIndex(rest, "/")
+	if i < 0 {
+		return route{}, false
 	}
-	if i := strings.LastIndex(rest, "/blobs/uploads/"); i > 0 {
-		return route{kind: "upload", name: rest[:i], ref: rest[i+len("/blobs/uploads/"):]}, true
-	}
-	if i := strings.LastIndex(rest, "/blobs/"); i > 0 {
-		return route{kind: "blob", name: rest[:i], ref: rest[i+len("/blobs/"):]}, true
-	}
-	if i := strings.LastIndex(rest, "/referrers/"); i > 0 {
-		return route{kind: "referrers", name: rest[:i], ref: rest[i+len("/referrers/"):]}, true
+	head, ref := rest[:i], rest[i+1:]
+	for _, rr := range refRoutes {
+		if name, ok := strings.CutSuffix(head, rr.suffix); ok && name != "" {
+			return route{kind: rr.kind, name: name, ref: ref}, true
+		}
 	}
 	return route{}, false
 }

@@ -22,6 +22,10 @@ func TestParseV2(t *testing.T) {
 		{"/v2/a/b/blobs/uploads", route{kind: "upload", name: "a/b"}, true},
 		{"/v2/a/b/blobs/uploads/0123", route{kind: "upload", name: "a/b", ref: "0123"}, true},
 		{"/v2/a/b/referrers/sha256:abc", route{kind: "referrers", name: "a/b", ref: "sha256:abc"}, true},
+		{"/v2/alice/manifests/blobs/uploads/", route{kind: "upload", name: "alice/manifests"}, true},
+		{"/v2/alice/manifests/blobs/uploads/0123", route{kind: "upload", name: "alice/manifests", ref: "0123"}, true},
+		{"/v2/alice/blobs/manifests/v1", route{kind: "manifest", name: "alice/blobs", ref: "v1"}, true},
+		{"/v2/alice/tags/tags/list", route{kind: "tags", name: "alice/tags"}, true},
 		{"/v2/a/b", route{}, false},
 		{"/v3/a/manifests/x", route{}, false},
 	}
@@ -48,6 +52,15 @@ func FuzzParseV2(f *testing.F) {
 		}
 		if r.ref != "" && !strings.HasSuffix(p, r.ref) {
 			t.Fatalf("%q: ref %q is not its end", p, r.ref)
+		}
+		// The route puts the path back together: name, operation, ref,
+		// and a ref has no slash.
+		ops := map[string]string{"tags": "/tags/list", "manifest": "/manifests/", "blob": "/blobs/", "upload": "/blobs/uploads/", "referrers": "/referrers/"}
+		if op, ok := ops[r.kind]; ok {
+			back := "/v2/" + r.name + op + r.ref
+			if strings.Contains(r.ref, "/") || (back != p && back != p+"/") {
+				t.Fatalf("%q: %+v puts back as %q", p, r, back)
+			}
 		}
 	})
 }

@@ -23,8 +23,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -53,6 +53,16 @@ type Claims struct {
 	Kind string `json:"kind,omitempty"`
 	// PasswordFP fingerprints the password hash a refresh token was made under.
 	PasswordFP string `json:"pwfp,omitempty"`
+	// Epoch is the subject's account epoch when an access token was
+	// issued (see Epoch): the hub refuses the token once it changes.
+	Epoch string `json:"ep,omitempty"`
+}
+
+// Epoch is an account's state as its access tokens carry it: its
+// password hash's fingerprint and its count of sign-outs. Changing the
+// password or signing out changes it; a deleted account has none.
+func Epoch(pwHash string, signOuts int64) string {
+	return Fingerprint(pwHash) + "." + strconv.FormatInt(signOuts, 10)
 }
 
 // Allows reports whether the token grants action on typ/name.
@@ -73,9 +83,21 @@ type Issuer struct {
 	Service string // the "aud" claim: the service name clients send
 	TTL     time.Duration
 
-	mu    sync.Mutex
-	cache map[string]*Claims // verified access tokens: ES256 verification is the costly part of a pull
+	cache *verifiedCache // verified access tokens: ES256 verification is the costly part of a pull
 }
+
+// MaxTokenBytes is the longest token the hub issues or reads. The token
+// endpoint grants at most 100 scopes of names of at most 255 bytes, about
+// 45 KB at the very worst; anything longer was not made here, and is
+// refused before it is decoded.
+const MaxTokenBytes = 64 << 10
+
+// CacheBytes is how much the verified-token cache may hold: some 16,000
+// tokens of a typical pull's size.
+const CacheBytes = 16 << 20
+
+// ErrTooBig is the kind of a token over MaxTokenBytes.
+var ErrTooBig = errors.New("token too big")
 
 // LoadOrCreateKey reads the signing key at path, creating it (P-256, 0600,
 // written atomically) if it does not exist.
@@ -133,7 +155,7 @@ func LoadOrCreateKey(path string) (*ecdsa.PrivateKey, error) {
 func NewIssuer(key *ecdsa.PrivateKey, issuer, service string, ttl time.Duration) *Issuer {
 	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	sum := sha256.Sum256(pub)
-	return &Issuer{key: key, kid: base64.RawURLEncoding.EncodeToString(sum[:12]), Issuer: issuer, Service: service, TTL: ttl, cache: map[string]*Claims{}}
+	return &Issuer{key: key, kid: base64.RawURLEncoding.EncodeToString(sum[:12]), Issuer: issuer, Service: service, TTL: ttl, cache: newVerifiedCache(CacheBytes)}
 }
 
 func randomID() string {
@@ -142,8 +164,22 @@ func randomID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Issue signs an access token for subject ("" for anonymous).
+// Issue signs an access token for subject ("" for anonymous). A token
+// over MaxTokenBytes is an error: no verifier would take it.
 func (is *Issuer) Issue(subject string, access []Access) (string, time.Time, error) {
+	return is.IssueAt(subject, "", access)
+}
+
+// IssueAt is Issue for a subject whose account is at epoch (see Epoch).
+func (is *Issuer) IssueAt(subject, epoch string, access []Access) (string, time.Time, error) {
+	s, now, err := is.issue(subject, epoch, access)
+	if err == nil && len(s) > MaxTokenBytes {
+		return "", now, fmt.Errorf("%d bytes of grants, over %d: %w: %w", len(s), MaxTokenBytes, ErrTooBig, errdefs.ErrInvalid)
+	}
+	return s, now, err
+}
+
+func (is *Issuer) issue(subject, epoch string, access []Access) (string, time.Time, error) {
 	now := time.Now()
 	exp := now.Add(is.TTL)
 	c := Claims{
@@ -153,6 +189,7 @@ func (is *Issuer) Issue(subject string, access []Access) (string, time.Time, err
 			IssuedAt: jwt.NewNumericDate(now), ID: randomID(),
 		},
 		Access: access,
+		Epoch:  epoch,
 	}
 	if c.Access == nil {
 		c.Access = []Access{}
@@ -189,16 +226,14 @@ func (is *Issuer) sign(c *Claims) (string, error) {
 
 // Verify checks an access token: signature, issuer, audience, expiry.
 func (is *Issuer) Verify(s string) (*Claims, error) {
-	is.mu.Lock()
-	c, ok := is.cache[s]
-	is.mu.Unlock()
-	if ok {
+	if len(s) > MaxTokenBytes {
+		return nil, fmt.Errorf("%d bytes, over %d: %w: %w", len(s), MaxTokenBytes, ErrTooBig, errdefs.ErrUnauthorized)
+	}
+	if c := is.cache.get(s); c != nil {
 		if c.ExpiresAt != nil && time.Now().Before(c.ExpiresAt.Time) {
 			return c, nil
 		}
-		is.mu.Lock()
-		delete(is.cache, s)
-		is.mu.Unlock()
+		is.cache.remove(s)
 	}
 	c, err := is.parse(s)
 	if err != nil {
@@ -207,18 +242,16 @@ func (is *Issuer) Verify(s string) (*Claims, error) {
 	if c.Kind != "" {
 		return nil, fmt.Errorf("a %s token is not an access token: %w", c.Kind, errdefs.ErrUnauthorized)
 	}
-	is.mu.Lock()
-	if len(is.cache) > 10000 {
-		clear(is.cache)
-	}
-	is.cache[s] = c
-	is.mu.Unlock()
+	is.cache.add(s, c)
 	return c, nil
 }
 
 // VerifyRefresh checks a refresh token; the caller compares PasswordFP with
 // the user's current password hash.
 func (is *Issuer) VerifyRefresh(s string) (*Claims, error) {
+	if len(s) > MaxTokenBytes {
+		return nil, fmt.Errorf("%d bytes, over %d: %w: %w", len(s), MaxTokenBytes, ErrTooBig, errdefs.ErrUnauthorized)
+	}
 	c, err := is.parse(s)
 	if err != nil {
 		return nil, err

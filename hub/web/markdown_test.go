@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -49,9 +50,34 @@ func TestLocalPath(t *testing.T) {
 		"/\\evil.example":       "/",
 		"javascript:alert(1)":   "/",
 		"r/welcome":             "/",
+		"/\t/evil.example/x":    "/",
+		"/\n/evil.example/x":    "/",
+		"/\x00x":                "/",
+		"/\x7f":                 "/",
+		"/r/a\\b":               "/",
+		"/ok\u2028":             "/",
+		"http:/x":               "/",
+		"/r/welcome#tags":       "/r/welcome#tags",
 	} {
 		if got := localPath(in); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzLocalPath: whatever next is, the redirect goes to this site, as a
+// browser reads it too: it drops tabs and newlines and takes a backslash
+// for a slash.
+func FuzzLocalPath(f *testing.F) {
+	for _, s := range []string{"/r/welcome", "/\t/evil.example", "//x", "/\\x", "/%2F/x", "http://x", "/?next=//x", "/#//x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, next string) {
+		got := localPath(next)
+		browser := strings.NewReplacer("\t", "", "\n", "", "\r", "", "\\", "/").Replace(got)
+		u, err := url.Parse(browser)
+		if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(browser, "/") || strings.HasPrefix(browser, "//") {
+			t.Fatalf("localPath(%q) = %q, which a browser reads as %q", next, got, browser)
+		}
+	})
 }

@@ -321,3 +321,21 @@ func TestSignOutEndsTheSession(t *testing.T) {
 		t.Error("not signed in after signing in again")
 	}
 }
+
+// TestSignInRedirectStaysOnSite: after signing in, next goes to a path on
+// this site, whatever a browser would make of it (issue 16, finding 3).
+func TestSignInRedirectStaysOnSite(t *testing.T) {
+	h := testHub(t)
+	b := newBrowser(t, h.URL)
+	if status := b.signIn("alice", "secret"); status != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", status)
+	}
+	for _, next := range []string{"/%09/evil.example/x", "/%0a/evil.example/x", "%2F%2Fevil.example", "/%5Cevil.example", "https://evil.example/"} {
+		_, _, hdr := b.do("GET", "/signin?next="+next, nil)
+		loc := hdr.Get("Location")
+		u, err := url.Parse(loc)
+		if err != nil || u.Host != "" || u.Scheme != "" || strings.ContainsAny(loc, "\\\t\n\r") || strings.HasPrefix(loc, "//") {
+			t.Errorf("next=%s: Location %q, want a path on this site", next, loc)
+		}
+	}
+}

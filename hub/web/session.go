@@ -133,9 +133,23 @@ func sameOrigin(r *http.Request) bool {
 	return err == nil && u.Host == r.Host
 }
 
-// localPath is next if it is a path on this site, else "/".
+// localPath is next if it is a path on this site, else "/". It is
+// parsed, not matched by prefix: browsers drop tabs and newlines inside a
+// URL and read a backslash as a slash, so "/\t/evil.example" and
+// "/\\evil.example" are both another site to them. Nothing but a plain
+// path, query and fragment passes: no scheme, no host, no backslash, no
+// leading "//", no control or non-ASCII characters.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for _, c := range next {
+		if c < 0x21 || c > 0x7e || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return next

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,6 +32,9 @@ type hubServeOptions struct {
 	analysisWorkers                          int
 	signInFailures, signInFailuresPerIP      int
 	signInWindow, signInBackoff              time.Duration
+	maxConnsPerClient                        int
+	bodyIdleTimeout                          time.Duration
+	metricsAddr, metricsTokenFile            string
 }
 
 func (a *app) hubServeCommand() *cobra.Command {
@@ -68,6 +72,10 @@ metadata in SQLite under --root. A new hub holds the welcome image.`,
 	f.IntVar(&o.signInFailuresPerIP, "signin-failures-per-ip", 20, "Failed password checks from one client address before it is refused (0 to turn off: behind a proxy every client has its address)")
 	f.DurationVar(&o.signInWindow, "signin-window", 15*time.Minute, "How long a failed password check counts")
 	f.DurationVar(&o.signInBackoff, "signin-backoff", 15*time.Minute, "How long a throttled account or address is refused")
+	f.IntVar(&o.maxConnsPerClient, "max-conns-per-client", 128, "Connections one client address may hold open (0 for no cap: behind a proxy every client has its address)")
+	f.DurationVar(&o.bodyIdleTimeout, "body-idle-timeout", 30*time.Second, "How long a request body other than a blob upload may take to send each 4 KiB")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "Address to serve /metrics on, apart from --addr (the public address has none by default)")
+	f.StringVar(&o.metricsTokenFile, "metrics-token-file", "", "File holding a token that /metrics on --addr asks for as a bearer token")
 	// --root is also a global flag for the local store; this one is the hub's.
 	return c
 }
@@ -94,6 +102,16 @@ func (a *app) runHub(ctx context.Context, o hubServeOptions) error {
 	// The hub reads 0 as "its default" and a negative limit as "off".
 	cfg.SignInFailures, cfg.SignInFailuresPerIP = offIfZero(o.signInFailures), offIfZero(o.signInFailuresPerIP)
 	cfg.SignInWindow, cfg.SignInBackoff = o.signInWindow, o.signInBackoff
+	cfg.BodyIdleTimeout = o.bodyIdleTimeout
+	if o.metricsTokenFile != "" {
+		b, err := os.ReadFile(o.metricsTokenFile)
+		if err != nil {
+			return fmt.Errorf("reading the metrics token: %w", err)
+		}
+		if cfg.MetricsToken = strings.TrimSpace(string(b)); cfg.MetricsToken == "" {
+			return fmt.Errorf("the metrics token file %s is empty", o.metricsTokenFile)
+		}
+	}
 	if !o.noSeed {
 		exe := o.seedExe
 		if exe == "" {
@@ -104,7 +122,7 @@ func (a *app) runHub(ctx context.Context, o hubServeOptions) error {
 		}
 		cfg.Seed = &hub.SeedConfig{Executable: exe, Busybox: o.seedBusybox}
 	}
-	s := &hub.Server{Addr: o.addr, TLSCert: o.cert, TLSKey: o.key, Config: cfg,
+	s := &hub.Server{Addr: o.addr, TLSCert: o.cert, TLSKey: o.key, Config: cfg, MaxConnsPerClient: offIfZero(o.maxConnsPerClient), MetricsAddr: o.metricsAddr,
 		Ready: func(addr string) {
 			fmt.Fprintf(a.stdout, "berth hub serving on %s (data in %s)\n", addr, root)
 			fmt.Fprintf(a.stdout, "Its pages: http://%s/\n", addr)

@@ -258,6 +258,7 @@ func testAccounts(t *testing.T, newStore func(t *testing.T) meta.Store) {
 	if err := s.SetPassword(ctx, "nobody", "x"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("SetPassword of nobody: %v", err)
 	}
+	testSignOuts(t, s)
 	if err := s.AddMember(ctx, "team", "bob"); err != nil {
 		t.Fatal(err)
 	}
@@ -394,5 +395,28 @@ func testConcurrentWrites(t *testing.T, newStore func(t *testing.T) meta.Store) 
 	}
 	if tags, _ := s.Tags(ctx, "a/app", "", 0); len(tags) != 40 {
 		t.Fatalf("%d tags after 40 concurrent pushes", len(tags))
+	}
+}
+
+// testSignOuts checks that sign-outs are counted per user, and refused
+// for no user. It expects alice and bob.
+func testSignOuts(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	if u, _ := s.User(ctx, "alice"); u.SignOuts != 0 {
+		t.Fatalf("sign-outs of a new user: %d", u.SignOuts)
+	}
+	for range 2 {
+		if err := s.SignOut(ctx, "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u, _ := s.User(ctx, "alice"); u.SignOuts != 2 {
+		t.Fatalf("sign-outs after two: %d", u.SignOuts)
+	}
+	if u, _ := s.User(ctx, "bob"); u.SignOuts != 0 {
+		t.Fatalf("bob's sign-outs after alice's: %d", u.SignOuts)
+	}
+	if err := s.SignOut(ctx, "nobody"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("SignOut of nobody: %v", err)
 	}
 }
