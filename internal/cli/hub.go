@@ -68,7 +68,7 @@ metadata in SQLite under --root. A new hub holds the welcome image.`,
 	f.StringVar(&o.seedBusybox, "seed-busybox", "/bin/busybox", "Static busybox for the welcome image's shell")
 	f.StringVar(&o.vulnDB, "vuln-db", "", "OSV database pushed images are matched against (default <root>/vuln/osv.db; fill it with berth vuln db --db)")
 	f.IntVar(&o.analysisWorkers, "analysis-workers", 1, "Images analysed at once in the background (0 to turn analysis off)")
-	f.IntVar(&o.signInFailures, "signin-failures", 5, "Failed password checks for one account before it is refused for --signin-backoff (0 to turn off)")
+	f.IntVar(&o.signInFailures, "signin-failures", 5, "Failed password checks for one account from one client address before that address is refused the account for --signin-backoff; the account is slowed down for addresses that failed, never for others (0 to turn off)")
 	f.IntVar(&o.signInFailuresPerIP, "signin-failures-per-ip", 20, "Failed password checks from one client address before it is refused (0 to turn off: behind a proxy every client has its address)")
 	f.DurationVar(&o.signInWindow, "signin-window", 15*time.Minute, "How long a failed password check counts")
 	f.DurationVar(&o.signInBackoff, "signin-backoff", 15*time.Minute, "How long a throttled account or address is refused")
