@@ -61,7 +61,7 @@ func (e *Engine) Inventory(ctx context.Context, name string, progress func(done,
 	}
 	layers := make([]sbom.Layer, len(img.Layers))
 	for i, l := range img.Layers {
-		sl := &storeLayer{e: e, diffID: l.DiffID}
+		sl := &storeLayer{e: e, diffID: l.DiffID, chainID: l.ChainID}
 		// A layer missing from layers/ (a damaged store) is still read
 		// from its blob.
 		if e.store.HasLayer(l.ChainID) {
@@ -145,13 +145,14 @@ func (e *Engine) openVulnDB(ctx context.Context) (*vuln.DB, *vuln.Info, error) {
 // storeLayer is a layer of the store for the inventory: its unpacked
 // directory when there is one, else its blob.
 type storeLayer struct {
-	e      *Engine
-	diffID digest.Digest
-	dir    string
+	e       *Engine
+	diffID  digest.Digest
+	chainID digest.Digest
+	dir     string
 }
 
 func (l *storeLayer) DiffID() digest.Digest { return l.diffID }
 func (l *storeLayer) Dir() string           { return l.dir }
 func (l *storeLayer) Open(ctx context.Context) (io.ReadCloser, error) {
-	return l.e.OpenLayer(ctx, l.diffID)
+	return l.e.OpenLayer(ctx, l.chainID, l.diffID)
 }

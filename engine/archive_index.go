@@ -99,16 +99,23 @@ func (t *tarIndex) read(name string, limit int64) ([]byte, error) {
 // scratch space (stdin from a pipe, a compressed archive), as docker load
 // accepts gzip and zstd archives too. cleanup removes any copy.
 func (e *Engine) seekableArchive(ctx context.Context, r io.Reader) (f *os.File, cleanup func(), err error) {
-	br := bufio.NewReaderSize(r, 1<<20)
-	head, _ := br.Peek(4)
-	comp := image.DetectCompression(head)
-	if file, ok := r.(*os.File); ok && comp == image.Uncompressed {
+	// A plain tar file is read where it lies. Its head is read with ReadAt:
+	// a buffered Peek would move the file's offset and make it look like a
+	// stream to copy.
+	if file, ok := r.(*os.File); ok {
 		if fi, err := file.Stat(); err == nil && fi.Mode().IsRegular() {
 			if pos, err := file.Seek(0, io.SeekCurrent); err == nil && pos == 0 {
-				return file, func() {}, nil
+				head := make([]byte, 4)
+				n, _ := file.ReadAt(head, 0)
+				if image.DetectCompression(head[:n]) == image.Uncompressed {
+					return file, func() {}, nil
+				}
 			}
 		}
 	}
+	br := bufio.NewReaderSize(r, 1<<20)
+	head, _ := br.Peek(4)
+	comp := image.DetectCompression(head)
 	src := io.Reader(br)
 	if comp != image.Uncompressed {
 		dec, err := archive.Decompress(br, comp)

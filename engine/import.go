@@ -61,7 +61,7 @@ func (e *Engine) Import(ctx context.Context, r io.Reader, opts ImportOptions) (d
 		return "", err
 	}
 	defer lease.Release(ctx)
-	res, err := e.store.Unpack(ctx, src, store.Unpack{MediaType: mediaType, Size: -1, KeepBlob: true})
+	res, err := e.store.Unpack(ctx, src, store.Unpack{MediaType: mediaType, Size: -1, BlobIfLossy: true})
 	if err != nil {
 		return "", err
 	}

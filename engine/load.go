@@ -69,6 +69,9 @@ type layerJob struct {
 	done      chan struct{}
 	err       error
 	result    store.Unpacked
+	// blobMediaType is the media type of the layer's blob as the archive
+	// holds it, recorded with the image.
+	blobMediaType string
 }
 
 // Load stores the images of a Docker archive (`docker save`) or an OCI
@@ -104,8 +107,19 @@ func (e *Engine) Load(ctx context.Context, r io.Reader, progress ProgressFunc) (
 	if err := e.writeArchiveBlobs(ctx, idx, imgs); err != nil {
 		return res, err
 	}
+	// One Update records every layer and image: its one syncfs makes all
+	// the load wrote durable (see store/durable.go).
 	err = e.store.Update(ctx, func(tx *store.Tx) error {
 		res = LoadResult{}
+		for _, j := range jobs {
+			if j.skip {
+				continue
+			}
+			r := j.result
+			if err := tx.AddLayerBlob(ctx, store.LayerBlob{DiffID: j.diffID, Blob: r.Blob, MediaType: j.blobMediaType, Size: r.BlobSize}); err != nil {
+				return err
+			}
+		}
 		for _, img := range imgs {
 			if err := e.recordLoaded(ctx, tx, img, &res); err != nil {
 				return err
@@ -154,7 +168,7 @@ func (e *Engine) skipPresentLayers(ctx context.Context, lease *store.Lease, imgs
 		return err
 	}
 	for _, j := range jobs {
-		if haveLayer[j.chainID] && e.hasLocalBlob(ctx, j.diffID) {
+		if haveLayer[j.chainID] && e.hasLayerTar(ctx, j.chainID, j.diffID) {
 			j.skip = true
 			if info, err := e.store.Layer(j.chainID); err == nil {
 				j.result.Layer = info
@@ -294,7 +308,12 @@ func (e *Engine) unpackJob(ctx context.Context, idx *tarIndex, j *layerJob, prog
 		Size:      sr.Size(),
 		DiffID:    j.diffID,
 		Parent:    j.parentID,
-		KeepBlob:  true,
+		// An uncompressed layer keeps no blob: its files and tar-split
+		// record give the tar back, and a lossy layer's blob is read again.
+		// A compressed one keeps its blob, as a pull does, so a push sends
+		// it as it is.
+		KeepBlob: archiveLayerCompressed(sr, j.mediaType),
+		Reread:   func() (io.Reader, error) { return io.NewSectionReader(sr, 0, sr.Size()), nil },
 	}
 	if j.parent != nil {
 		spec.ParentReady = parentReady(j.parent.done, &j.parent.err)
@@ -308,10 +327,21 @@ func (e *Engine) unpackJob(ctx context.Context, idx *tarIndex, j *layerJob, prog
 	if mt == "" {
 		mt = LayerMediaType(res.Compression)
 	}
+	j.blobMediaType = mt
 	progress.send(Progress{ID: short, Status: "Loading layer", Current: sr.Size(), Total: sr.Size()})
-	return e.store.Update(ctx, func(tx *store.Tx) error {
-		return tx.AddLayerBlob(ctx, store.LayerBlob{DiffID: j.diffID, Blob: res.Blob, MediaType: mt, Size: res.BlobSize})
-	})
+	return nil
+}
+
+// archiveLayerCompressed tells whether a layer in an archive is
+// compressed, by its media type or else its first bytes.
+func archiveLayerCompressed(sr *io.SectionReader, mediaType string) bool {
+	if mediaType != "" {
+		c, err := image.LayerCompression(mediaType)
+		return err == nil && c != image.Uncompressed
+	}
+	head := make([]byte, 4)
+	n, _ := sr.ReadAt(head, 0)
+	return image.DetectCompression(head[:n]) != image.Uncompressed
 }
 
 // parentReady is store.Unpack.ParentReady for a job whose parent job closes
@@ -338,8 +368,12 @@ func LayerMediaType(c image.Compression) string {
 	return ocispec.MediaTypeImageLayer
 }
 
-// hasLocalBlob reports whether the store holds a blob with this layer.
-func (e *Engine) hasLocalBlob(ctx context.Context, diffID digest.Digest) bool {
+// hasLayerTar reports whether the store can give the layer's tar: from
+// its files and tar-split record, or from a blob.
+func (e *Engine) hasLayerTar(ctx context.Context, chainID, diffID digest.Digest) bool {
+	if e.store.HasLayerTar(chainID) {
+		return true
+	}
 	found := false
 	_ = e.store.View(ctx, func(tx *store.Tx) error {
 		lbs, err := tx.LayerBlobs(ctx, diffID)

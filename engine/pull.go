@@ -195,7 +195,7 @@ func (e *Engine) markPresent(ctx context.Context, lease *store.Lease, im pulledI
 	})
 	allPresent := true
 	for _, j := range jobs {
-		if haveLayer[j.chainID] && (e.store.HasBlob(j.desc.Digest) || e.hasLocalBlob(ctx, j.diffID)) {
+		if haveLayer[j.chainID] && (e.store.HasBlob(j.desc.Digest) || e.hasLayerTar(ctx, j.chainID, j.diffID)) {
 			j.skip = true
 			if info, err := e.store.Layer(j.chainID); err == nil {
 				j.size = info.Size

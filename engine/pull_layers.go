@@ -93,7 +93,7 @@ func (e *Engine) pullLayer(ctx context.Context, repo *client.Repository, j *pull
 		return err
 	}
 	defer unlock()
-	if e.store.HasLayer(j.chainID) && (e.store.HasBlob(j.desc.Digest) || e.hasLocalBlob(ctx, j.diffID)) {
+	if e.store.HasLayer(j.chainID) && (e.store.HasBlob(j.desc.Digest) || e.hasLayerTar(ctx, j.chainID, j.diffID)) {
 		if info, err := e.store.Layer(j.chainID); err == nil {
 			j.size = info.Size
 		}
@@ -254,7 +254,9 @@ func (e *Engine) layerFailure(ctx context.Context, j *pullJob, src *layerSource,
 // recordLayerBlobs notes that the blob holds the layer, in the store and on
 // the registry it came from (for mounts and skipped uploads when pushing).
 func (e *Engine) recordLayerBlobs(ctx context.Context, repo *client.Repository, j *pullJob) error {
-	return e.store.Update(ctx, func(tx *store.Tx) error { return e.addLayerBlobs(ctx, tx, repo, j) })
+	// No syncfs: the note reaches no content from a root; the image's
+	// Update makes the layers durable, once for the pull.
+	return e.store.Record(ctx, func(tx *store.Tx) error { return e.addLayerBlobs(ctx, tx, repo, j) })
 }
 
 func (e *Engine) addLayerBlobs(ctx context.Context, tx *store.Tx, repo *client.Repository, j *pullJob) error {

@@ -381,7 +381,7 @@ func (e *Engine) uploadCompressed(ctx context.Context, repo *client.Repository, 
 	if err != nil {
 		return err
 	}
-	tarStream, err := e.OpenLayer(ctx, j.layer.DiffID)
+	tarStream, err := e.OpenLayer(ctx, j.layer.ChainID, j.layer.DiffID)
 	if err != nil {
 		return err
 	}

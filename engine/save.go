@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -144,7 +145,7 @@ func (e *Engine) saveImage(ctx context.Context, sa *saveArchive, s *savedImage) 
 			return err
 		}
 		if !sa.written[l.DiffID] {
-			if err := e.writeLayer(ctx, sa.tw, l.DiffID, info.DiffSize); err != nil {
+			if err := e.writeLayer(ctx, sa.tw, l, info.DiffSize); err != nil {
 				return err
 			}
 			sa.written[l.DiffID] = true
@@ -206,8 +207,9 @@ func writeTarFile(tw *tar.Writer, name string, data []byte, written map[digest.D
 }
 
 // writeLayer copies a layer's uncompressed tar into the archive.
-func (e *Engine) writeLayer(ctx context.Context, tw *tar.Writer, diffID digest.Digest, size int64) error {
-	r, err := e.OpenLayer(ctx, diffID)
+func (e *Engine) writeLayer(ctx context.Context, tw *tar.Writer, l store.ImageLayer, size int64) error {
+	diffID := l.DiffID
+	r, err := e.OpenLayer(ctx, l.ChainID, diffID)
 	if err != nil {
 		return err
 	}
@@ -226,8 +228,11 @@ func (e *Engine) writeLayer(ctx context.Context, tw *tar.Writer, diffID digest.D
 	return nil
 }
 
-// OpenLayer opens a layer's uncompressed tar stream from a blob in the store.
-func (e *Engine) OpenLayer(ctx context.Context, diffID digest.Digest) (io.ReadCloser, error) {
+// OpenLayer opens a layer's uncompressed tar stream: a blob kept
+// uncompressed as it is, else the tar regenerated from the layer's files
+// and tar-split record (which reads less than decompressing), else a
+// compressed blob decompressed.
+func (e *Engine) OpenLayer(ctx context.Context, chainID, diffID digest.Digest) (io.ReadCloser, error) {
 	var blobs []store.LayerBlob
 	err := e.store.View(ctx, func(tx *store.Tx) error {
 		var err error
@@ -237,16 +242,19 @@ func (e *Engine) OpenLayer(ctx context.Context, diffID digest.Digest) (io.ReadCl
 	if err != nil {
 		return nil, err
 	}
+	if f, err := e.store.OpenBlob(diffID); err == nil {
+		return f, nil
+	}
+	if r, err := e.store.OpenLayerTar(ctx, chainID); err == nil || !errors.Is(err, errdefs.ErrNotFound) {
+		return r, err
+	}
 	for _, lb := range blobs {
-		if lb.Registry != "" {
+		if lb.Registry != "" || lb.Blob == diffID {
 			continue
 		}
 		f, err := e.store.OpenBlob(lb.Blob)
 		if err != nil {
 			continue
-		}
-		if lb.Blob == diffID {
-			return f, nil
 		}
 		c, err := image.LayerCompression(lb.MediaType)
 		if err != nil {
@@ -260,7 +268,7 @@ func (e *Engine) OpenLayer(ctx context.Context, diffID digest.Digest) (io.ReadCl
 		}
 		return &layerReader{ReadCloser: dec, f: f}, nil
 	}
-	return nil, fmt.Errorf("no blob in the store holds layer %s: %w", diffID, errdefs.ErrNotFound)
+	return nil, fmt.Errorf("no blob in the store holds layer %s, and its files cannot give it back: %w", diffID, errdefs.ErrNotFound)
 }
 
 type layerReader struct {

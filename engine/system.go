@@ -13,6 +13,8 @@ import (
 type DiskUsage struct {
 	Images     []ImageSummary
 	LayersSize int64 // every image layer once
+	// KeptBlobs are the layer blobs kept beside the unpacked layers.
+	KeptBlobs  []KeptBlob
 	Containers []ContainerUsage
 	Volumes    []VolumeUsage
 }
@@ -50,6 +52,10 @@ func (e *Engine) DiskUsage(ctx context.Context) (DiskUsage, error) {
 				}
 			}
 		}
+		if err != nil {
+			return err
+		}
+		du.KeptBlobs, err = e.keptBlobs(ctx, tx, recs)
 		return err
 	})
 	if err != nil {

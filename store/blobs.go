@@ -67,8 +67,13 @@ func (s *Store) BlobSize(d digest.Digest) (int64, error) {
 }
 
 // HasBlob reports whether the blob is in the store.
+// A blob found may be reused without being written: the next Update
+// syncs first, as it may not be durable yet.
 func (s *Store) HasBlob(d digest.Digest) bool {
 	_, err := os.Stat(s.blobPath(d))
+	if err == nil {
+		s.unsynced.Store(true)
+	}
 	return err == nil
 }
 
@@ -192,7 +197,8 @@ func (w *BlobWriter) Write(p []byte) (int, error) {
 // Digest is the digest of what was written so far.
 func (w *BlobWriter) Digest() digest.Digest { return w.digester.Digest() }
 
-// Commit verifies the blob, makes it durable and moves it into the store.
+// Commit verifies the blob and moves it into the store; the next Update
+// makes it durable before it records anything.
 // A mismatch discards the bytes (they can never become right) and wraps
 // errdefs.ErrDigestMismatch. Committing a blob that another process stored
 // meanwhile succeeds.
@@ -207,9 +213,6 @@ func (w *BlobWriter) Commit(ctx context.Context) (digest.Digest, error) {
 		w.discard()
 		return "", fmt.Errorf("blob content hashed to %s, want %s: %w", got, w.expected, errdefs.ErrDigestMismatch)
 	}
-	if err := w.f.Sync(); err != nil {
-		return "", fmt.Errorf("syncing blob %s: %w", got, err)
-	}
 	if err := w.f.Chmod(0o444); err != nil {
 		return "", err
 	}
@@ -217,11 +220,12 @@ func (w *BlobWriter) Commit(ctx context.Context) (digest.Digest, error) {
 	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
 		return "", err
 	}
+	// Durable at the next Update's syncfs, before any record reaches it.
+	if err := w.s.contentCommitting(); err != nil {
+		return "", err
+	}
 	if err := os.Rename(filepath.Join(w.dir, "data"), target); err != nil {
 		return "", fmt.Errorf("storing blob %s: %w", got, err)
-	}
-	if err := syncDir(filepath.Dir(target)); err != nil {
-		return "", err
 	}
 	w.keep = false
 	return got, nil

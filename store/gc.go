@@ -28,7 +28,7 @@ func (s *Store) NewLease(ctx context.Context) (*Lease, error) {
 	l := &Lease{s: s, ID: randomHex()}
 	pid := os.Getpid()
 	start, _ := processStart(pid)
-	err := s.Update(ctx, func(tx *Tx) error {
+	err := s.Record(ctx, func(tx *Tx) error {
 		_, err := tx.tx.ExecContext(ctx, `INSERT INTO leases (id, pid, pid_start, expires) VALUES (?, ?, ?, ?)`,
 			l.ID, pid, start, nanos(time.Now().Add(leaseTTL)))
 		return err
@@ -45,7 +45,7 @@ func (s *Store) NewLease(ctx context.Context) (*Lease, error) {
 // image record that will keep it.
 func (l *Lease) Acquire(ctx context.Context, blobs, layers []digest.Digest) (haveBlob, haveLayer map[digest.Digest]bool, err error) {
 	haveBlob, haveLayer = map[digest.Digest]bool{}, map[digest.Digest]bool{}
-	err = l.s.Update(ctx, func(tx *Tx) error {
+	err = l.s.Record(ctx, func(tx *Tx) error { // a lease is no root a power cut keeps
 		for _, b := range blobs {
 			if err := tx.hold(ctx, l.ID, "blob", b); err != nil {
 				return err
@@ -71,7 +71,7 @@ func (tx *Tx) hold(ctx context.Context, lease, kind string, d digest.Digest) err
 // Release ends the lease. Content it held that no image or container keeps
 // goes at the next sweep.
 func (l *Lease) Release(ctx context.Context) error {
-	return l.s.Update(context.WithoutCancel(ctx), func(tx *Tx) error {
+	return l.s.Record(context.WithoutCancel(ctx), func(tx *Tx) error {
 		_, err := tx.tx.ExecContext(ctx, `DELETE FROM leases WHERE id = ?`, l.ID)
 		return err
 	})

@@ -25,6 +25,10 @@ type LayerInfo struct {
 	// DiffSize is the length of the uncompressed layer tar, needed to write
 	// it into an archive without decompressing it twice.
 	DiffSize int64 `json:"diff_size"`
+	// Lossy says why the layer's files cannot give its tar back byte for
+	// byte (GNU sparse entries, a path twice): such a layer has no
+	// tar-split record and keeps its blob. "" for most layers.
+	Lossy string `json:"lossy,omitempty"`
 }
 
 // Layer reads the description of an unpacked layer, or ErrNotFound.
@@ -44,8 +48,13 @@ func (s *Store) Layer(chainID digest.Digest) (LayerInfo, error) {
 }
 
 // HasLayer reports whether the layer is unpacked in the store.
+// A layer found may be reused without being written: the next Update
+// syncs first, as it may not be durable yet.
 func (s *Store) HasLayer(chainID digest.Digest) bool {
 	_, err := os.Stat(filepath.Join(s.layerPath(chainID), layerMeta))
+	if err == nil {
+		s.unsynced.Store(true)
+	}
 	return err == nil
 }
 
@@ -75,9 +84,10 @@ func (s *Store) NewLayerWriter(ctx context.Context) (*LayerWriter, error) {
 // FS is the directory to unpack the layer's files into.
 func (w *LayerWriter) FS() string { return filepath.Join(w.dir, layerFSDir) }
 
-// Commit makes the layer durable with one syncfs (not an fsync per file) and
-// renames it to its chain ID. If another process committed the same layer
-// first, this copy is dropped and Commit succeeds.
+// Commit renames the layer to its chain ID; the next Update makes it
+// durable (one syncfs for the whole command) before it records anything.
+// If another process committed the same layer first, this copy is dropped
+// and Commit succeeds.
 func (w *LayerWriter) Commit(info LayerInfo) error {
 	defer w.Discard()
 	if want := ChainID(info.Parent, info.DiffID); info.ChainID != want {
@@ -90,7 +100,7 @@ func (w *LayerWriter) Commit(info LayerInfo) error {
 	if err := os.WriteFile(filepath.Join(w.dir, layerMeta), meta, 0o600); err != nil {
 		return err
 	}
-	if err := syncFS(w.dir); err != nil {
+	if err := w.s.contentCommitting(); err != nil {
 		return err
 	}
 	target := w.s.layerPath(info.ChainID)
@@ -101,7 +111,7 @@ func (w *LayerWriter) Commit(info LayerInfo) error {
 		return fmt.Errorf("storing layer %s: %w", info.ChainID, err)
 	}
 	w.dir = ""
-	return syncDir(filepath.Dir(target))
+	return nil
 }
 
 // Discard removes the unpacked files unless they were committed.

@@ -3,7 +3,8 @@
 // SQLite. See paths.go for the layout on disk.
 //
 // The model is containerd's. Content is verified before it becomes visible
-// and written atomically (temp, fsync, rename). What keeps content alive is
+// and written atomically (temp, rename; one syncfs per command makes it
+// durable, see durable.go). What keeps content alive is
 // the roots (image records and containers) and leases (a pull or load in
 // progress); removal is a mark-and-sweep from them (gc.go), never a stored
 // reference count, which would drift when a process dies between the
@@ -19,6 +20,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver keeps the binary static
@@ -29,6 +32,11 @@ type Store struct {
 	root string
 	rw   *sql.DB // BEGIN IMMEDIATE: one writer at a time, across processes
 	ro   *sql.DB // deferred transactions for readers
+
+	unsynced atomic.Bool // content was committed or reused since the last syncfs
+	markOnce sync.Once
+	markErr  error
+	syncs    atomic.Int64 // syncfs calls, for tests
 }
 
 // Open opens (creating if needed) the store rooted at root.
@@ -57,6 +65,10 @@ func Open(ctx context.Context, root string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("opening the store database %s: %w", filepath.Join(root, dbFile), err)
 	}
+	if err := s.recoverUnsynced(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -73,7 +85,21 @@ type Tx struct {
 
 // Update runs fn in a write transaction (BEGIN IMMEDIATE) and commits it if
 // fn returns nil. fn must not do network I/O: every other writer waits.
+//
+// Content committed or reused since the last Update is first made durable
+// with one syncfs (durable.go), so metadata never reaches content a power
+// cut could take back.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	if err := s.syncContent(); err != nil {
+		return err
+	}
+	return s.inTx(ctx, s.rw, nil, fn)
+}
+
+// Record is Update without the syncfs, for notes that make no content
+// reachable from a root (which blobs hold a layer, what a registry has):
+// content they name may yet be lost to a power cut, as if never written.
+func (s *Store) Record(ctx context.Context, fn func(*Tx) error) error {
 	return s.inTx(ctx, s.rw, nil, fn)
 }
 

@@ -38,6 +38,13 @@ type Unpack struct {
 	BlobWriter *BlobWriter
 	// KeepBlob stores the blob when no BlobWriter is given.
 	KeepBlob bool
+	// BlobIfLossy writes the blob as it passes but keeps it only if the
+	// layer's files cannot give its tar back (GNU sparse entries, a path
+	// twice): for a stream that cannot be read again.
+	BlobIfLossy bool
+	// Reread reads the blob again from its start, to keep the blob of a
+	// lossy layer when none was written (load reads it from the archive).
+	Reread func() (io.Reader, error)
 	// ParentReady waits until the parent layers are committed. It is called
 	// only for a layer with hardlinks to files in lower layers, which are
 	// copied in once those layers exist. nil means they already exist.
@@ -52,9 +59,11 @@ type Unpacked struct {
 	Layer       LayerInfo
 }
 
-// Unpack streams a layer blob through hashing, decompression and extraction
-// at once, then makes the layer visible under its chain ID only if both the
-// blob digest and the diff ID match. On any error nothing becomes visible.
+// Unpack streams a layer blob through hashing, decompression, extraction
+// and the recording of its tar-split at once, then makes the layer visible
+// under its chain ID only if both the blob digest and the diff ID match. On
+// any error nothing becomes visible. The blob is kept only when asked
+// (KeepBlob, BlobWriter) or when the files cannot give the tar back.
 func (s *Store) Unpack(ctx context.Context, r io.Reader, u Unpack) (Unpacked, error) {
 	var out Unpacked
 	bw, err := s.unpackBlobWriter(ctx, u)
@@ -75,7 +84,54 @@ func (s *Store) Unpack(ctx context.Context, r io.Reader, u Unpack) (Unpacked, er
 		return out, err
 	}
 	defer lw.Discard()
-	res, err := archive.Apply(ctx, lw.FS(), st.tar, archive.Options{})
+	files, err := s.unpackFiles(ctx, lw, st, u, bw)
+	if err != nil {
+		return out, err
+	}
+	out.BlobSize, out.Compression = st.rawCount.n, st.comp
+	if err := s.keepBlobIfNeeded(ctx, u, bw, files.blob, out.BlobSize, files.lossy); err != nil {
+		return out, err
+	}
+	info := LayerInfo{ChainID: ChainID(u.Parent, files.diffID), DiffID: files.diffID, Parent: u.Parent,
+		Size: files.size, DiffSize: st.counted.n, Lossy: files.lossy}
+	if err := lw.Commit(info); err != nil {
+		return out, err
+	}
+	out.Blob = files.blob
+	out.Layer = info
+	return out, nil
+}
+
+// writebackThreshold is the size from which a file unpacked starts its way
+// to disk at once, ahead of the command's syncfs. Measured on the load
+// bench's archive (medians of 5): the syncfs took 0.70 s with no early
+// write-back, 0.38 s from 64 KiB, 0.50 s from 1 MiB.
+const writebackThreshold = 64 << 10
+
+// unpackedFiles is what unpackFiles found of a layer's stream.
+type unpackedFiles struct {
+	blob, diffID digest.Digest
+	size         int64
+	lossy        string // why the files cannot give the tar back, "" if they can
+}
+
+// unpackFiles extracts the stream into the layer writer while recording its
+// tar-split, verifies the digests, and fills in hardlinks to lower layers.
+// A lossy layer's record is removed: its blob stands in for it.
+func (s *Store) unpackFiles(ctx context.Context, lw *LayerWriter, st *layerStream, u Unpack, bw *BlobWriter) (unpackedFiles, error) {
+	var out unpackedFiles
+	rec, err := newSplitRecorder(lw.dir, st.tar)
+	if err != nil {
+		return out, err
+	}
+	recording := true
+	defer func() {
+		if recording {
+			rec.abort()
+		}
+	}()
+	st.tar = rec.r
+	res, err := archive.Apply(ctx, lw.FS(), st.tar, archive.Options{Writeback: writebackThreshold})
 	if err != nil {
 		return out, fmt.Errorf("layer %s: %w", displayBlob(u), err)
 	}
@@ -88,13 +144,14 @@ func (s *Store) Unpack(ctx context.Context, r io.Reader, u Unpack) (Unpacked, er
 	if err := st.drain(); err != nil {
 		return out, fmt.Errorf("layer %s: %w", displayBlob(u), err)
 	}
-	out.BlobSize, out.Compression = st.rawCount.n, st.comp
-	blobDigest, diffID, err := st.verify(u, bw)
-	if err != nil {
+	recording = false
+	if err := rec.finish(); err != nil {
+		return out, fmt.Errorf("layer %s: %w", displayBlob(u), err)
+	}
+	if out.blob, out.diffID, err = st.verify(u, bw); err != nil {
 		return out, err
 	}
-
-	size := res.Size
+	out.size = res.Size
 	if len(pending) > 0 {
 		if u.ParentReady != nil {
 			if err := u.ParentReady(ctx); err != nil {
@@ -106,27 +163,60 @@ func (s *Store) Unpack(ctx context.Context, r io.Reader, u Unpack) (Unpacked, er
 		if err != nil {
 			return out, fmt.Errorf("layer %s: %w", displayBlob(u), err)
 		}
-		size += delta
+		out.size += delta
 	}
-	if bw != nil {
-		if _, err := bw.Commit(ctx); err != nil {
+	if out.lossy = rec.lossy(lw.FS(), st.counted.n); out.lossy != "" {
+		if err := os.Remove(filepath.Join(lw.dir, layerTarSplit)); err != nil {
 			return out, err
 		}
 	}
-	info := LayerInfo{ChainID: ChainID(u.Parent, diffID), DiffID: diffID, Parent: u.Parent, Size: size, DiffSize: st.counted.n}
-	if err := lw.Commit(info); err != nil {
-		return out, err
-	}
-	out.Blob = blobDigest
-	out.Layer = info
 	return out, nil
+}
+
+// keepBlobIfNeeded commits the blob being written, unless it was written
+// only in case the layer is lossy and it is not; a lossy layer whose blob
+// was not written reads it again.
+func (s *Store) keepBlobIfNeeded(ctx context.Context, u Unpack, bw *BlobWriter, blob digest.Digest, size int64, lossy string) error {
+	switch {
+	case bw != nil && lossy == "" && u.BlobIfLossy:
+		bw.Discard()
+		return nil
+	case bw != nil:
+		_, err := bw.Commit(ctx)
+		return err
+	case lossy == "" || u.KeepBlob || s.HasBlob(blob):
+		return nil
+	case u.Reread == nil:
+		return fmt.Errorf("layer %s: its files cannot give its tar back (%s), and its blob cannot be read again: %w", displayBlob(u), lossy, errdefs.ErrUnsupported)
+	}
+	r, err := u.Reread()
+	if err != nil {
+		return err
+	}
+	w, err := s.NewBlobWriter(ctx, blob, size)
+	if errors.Is(err, errdefs.ErrAlreadyExists) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := w.Truncate(); err != nil {
+		w.Close()
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Discard()
+		return fmt.Errorf("layer %s: keeping its blob: %w", displayBlob(u), err)
+	}
+	_, err = w.Commit(ctx)
+	return err
 }
 
 // unpackBlobWriter is where the blob's bytes go as they pass: the
 // caller's writer, a new one when the blob is to be kept (nil if the
 // store has it already), or nil.
 func (s *Store) unpackBlobWriter(ctx context.Context, u Unpack) (*BlobWriter, error) {
-	if u.BlobWriter != nil || !u.KeepBlob {
+	if u.BlobWriter != nil || !(u.KeepBlob || u.BlobIfLossy) {
 		return u.BlobWriter, nil
 	}
 	bw, err := s.NewBlobWriter(ctx, u.Blob, u.Size)

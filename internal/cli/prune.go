@@ -12,7 +12,7 @@ import (
 )
 
 func (a *app) imagePruneCommand() *cobra.Command {
-	var all, force bool
+	var all, force, compressed bool
 	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
@@ -38,12 +38,20 @@ func (a *app) imagePruneCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if compressed {
+				n, err := e.PruneCompressed(cmd.Context())
+				if err != nil {
+					return err
+				}
+				rep.SpaceReclaimed += n
+			}
 			a.printPruned("Deleted Images:", deletedLines(rep.Deleted, "untagged: ", "deleted: "), rep.SpaceReclaimed)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	cmd.Flags().BoolVar(&compressed, "compressed", false, "Also drop the compressed blobs kept with pulled layers (a push compresses them again)")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, `Provide filter values (e.g. "until=<timestamp>")`)
 	return cmd
 }

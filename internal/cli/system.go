@@ -3,9 +3,13 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"text/tabwriter"
 
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/image"
 )
 
 func (a *app) systemCommand() *cobra.Command {
@@ -16,6 +20,7 @@ func (a *app) systemCommand() *cobra.Command {
 
 func (a *app) dfCommand() *cobra.Command {
 	var format string
+	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "df [OPTIONS]",
 		Short: "Show disk usage",
@@ -71,11 +76,28 @@ func (a *app) dfCommand() *cobra.Command {
 					return err
 				}
 			}
-			return f.flush()
+			if err := f.flush(); err != nil || !verbose || format != "" {
+				return err
+			}
+			return a.printKeptBlobs(du.KeptBlobs)
 		},
 	}
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "Show detailed information on space usage")
 	cmd.Flags().StringVar(&format, "format", "", "Format output using a custom template")
 	return cmd
+}
+
+// printKeptBlobs lists, for `system df -v`, the layer blobs kept beside
+// the unpacked layers (most layers keep none: their files and tar-split
+// record give their tar back) and why each is kept.
+func (a *app) printKeptBlobs(kept []engine.KeptBlob) error {
+	fmt.Fprintln(a.stdout, "\nLayer blobs kept beside the unpacked layers:")
+	tw := tabwriter.NewWriter(a.stdout, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "LAYER\tBLOB\tSIZE\tWHY")
+	for _, k := range kept {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", image.ShortID(k.DiffID), image.ShortID(k.Blob), units.HumanSize(float64(k.Size)), k.Why)
+	}
+	return tw.Flush()
 }
 
 type dfRow struct {
