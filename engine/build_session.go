@@ -131,8 +131,31 @@ func (b *BuildSession) CommitDir(ctx context.Context, dir string, parent digest.
 }
 
 // CacheDir is a directory kept between builds under the store root, for
-// the build cache's records and RUN's cache mounts.
-func (b *BuildSession) CacheDir() string { return b.e.store.Root() + "/buildcache" }
+// RUN's cache mounts.
+func (b *BuildSession) CacheDir() string { return b.e.store.BuildCacheDir() }
+
+// Cached finds the layer the build step with this key made before, held
+// for the build; ok is false on a miss (no record, or its layer is gone).
+func (b *BuildSession) Cached(ctx context.Context, key digest.Digest) (BuildLayer, bool, error) {
+	chainID, ok := b.e.store.BuildCache(key)
+	if !ok {
+		return BuildLayer{}, false, nil
+	}
+	return b.Layer(ctx, chainID)
+}
+
+// Remember records the layer a build step made under its key.
+func (b *BuildSession) Remember(key digest.Digest, l BuildLayer) error {
+	return b.e.store.PutBuildCache(key, l.ChainID)
+}
+
+// PruneBuildCache removes the build cache (builder prune): with all every
+// record and cache mount, else the records of layers no image uses. It
+// returns the bytes the sweep freed.
+func (e *Engine) PruneBuildCache(ctx context.Context, all bool) (int64, error) {
+	res, err := e.store.PruneBuildCache(ctx, all)
+	return res.Bytes, err
+}
 
 // WriteImage records the image cfg describes, its layers lowest first,
 // and tags it.
