@@ -1,0 +1,21 @@
+package build
+
+import (
+	"strings"
+	"testing"
+)
+
+// A RUN step's layer holds what the step changed and nothing the runtime
+// made for its mounts: no /etc/hosts stub, no /proc, no overlay xattrs.
+func TestRunLayerHoldsOnlyTheChange(t *testing.T) {
+	e := newEngine(t)
+	dir := writeContext(t, map[string]string{"Containerfile": "FROM box\nRUN echo hi > /hello && rm /bin/yes\n"})
+	build(t, e, Options{ContextDir: dir, Tags: []string{"img"}})
+	got := strings.Join(topLayerEntries(t, e, "img"), " ")
+	if want := "bin/ bin/.wh.yes hello"; got != want {
+		t.Errorf("layer holds %q, want %q", got, want)
+	}
+	if out := runImage(t, e, "img", "cat", "/hello"); out != "hi\n" {
+		t.Errorf("output %q", out)
+	}
+}
