@@ -47,6 +47,8 @@ func (a *app) commands() []*cobra.Command {
 		a.saveCommand(),
 		a.loadCommand(),
 		a.importCommand(),
+		a.buildCommand(),
+		a.builderCommand(),
 		a.historyCommand(),
 		a.inspectCommand(),
 		a.hubCommand(),

@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// berth build as Docker's: tags, build args, -q and --iidfile; RUN on the
+// default network; an error names the Containerfile's line and fails.
+func TestBuildCommand(t *testing.T) {
+	b := withImage(t)
+	dir := t.TempDir()
+	cf := "FROM img\nARG WHO=nobody\nRUN echo \"hi $WHO\" > /greeting\nCMD [\"cat\", \"/greeting\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte(cf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	iid := filepath.Join(t.TempDir(), "iid")
+	out := b.run("build", "-q", "-t", "hello:1", "--build-arg", "WHO=you", "--iidfile", iid, dir)
+	id, _ := os.ReadFile(iid)
+	if strings.TrimSpace(out) != string(id) || !strings.HasPrefix(string(id), "sha256:") {
+		t.Fatalf("-q printed %q, --iidfile holds %q", out, id)
+	}
+	if got := b.run("run", "--rm", "hello:1"); got != "hi you\n" {
+		t.Errorf("the image printed %q", got)
+	}
+
+	// The second build is cached, and says so.
+	_, errs, code := b.try("", "build", "--progress=plain", "-t", "hello:1", "--build-arg", "WHO=you", dir)
+	if code != 0 || !strings.Contains(errs, "CACHED") {
+		t.Errorf("second build: exit %d:\n%s", code, errs)
+	}
+
+	// -f - reads the Containerfile from stdin.
+	_, errs, code = b.try("FROM img\nRUN echo one\nRUN exit 2\n", "build", "-f", "-", dir)
+	if code == 0 || !strings.Contains(errs, "Containerfile:3: RUN exit 2: exit code 2") {
+		t.Errorf("a failing RUN: exit %d:\n%s", code, errs)
+	}
+	_, errs, code = b.try("", "build", "--platform", "linux/s390x", dir)
+	if code == 0 || !strings.Contains(errs, "this machine's platform only") {
+		t.Errorf("--platform of another machine: exit %d: %s", code, errs)
+	}
+	if out := b.run("builder", "prune", "-a", "-f"); !strings.Contains(out, "Total reclaimed space") {
+		t.Errorf("builder prune: %q", out)
+	}
+}
