@@ -19,3 +19,14 @@ func TestRunLayerHoldsOnlyTheChange(t *testing.T) {
 		t.Errorf("output %q", out)
 	}
 }
+
+// COPY --from sees a stage as overlayfs shows it: what a RUN removed is
+// not copied.
+func TestCopyFromSeesWhiteouts(t *testing.T) {
+	e := newEngine(t)
+	dir := writeContext(t, map[string]string{"Containerfile": "FROM box AS a\nRUN rm /bin/yes\nFROM box\nCOPY --from=a /bin/ /copied/\n"})
+	build(t, e, Options{ContextDir: dir, Tags: []string{"img"}})
+	if out := runImage(t, e, "img", "sh", "-c", "ls /copied/yes 2>&1; ls /copied/true"); !strings.Contains(out, "No such file") || !strings.Contains(out, "/copied/true") {
+		t.Errorf("output %q", out)
+	}
+}
