@@ -75,12 +75,21 @@ func (s *Store) CommitDir(ctx context.Context, dir string, parent digest.Digest,
 // whiteouts turned into OCI ones, and returns the files' size as Docker
 // counts it.
 func writeDirTar(ctx context.Context, w io.Writer, root string, clamp *time.Time) (int64, error) {
+	return writeDirTarFiltered(ctx, w, root, clamp, func(string) bool { return false })
+}
+
+// writeDirTarFiltered is writeDirTar leaving out what skip names (and
+// what is under it).
+func writeDirTarFiltered(ctx context.Context, w io.Writer, root string, clamp *time.Time, skip func(rel string) bool) (int64, error) {
 	tw := tar.NewWriter(w)
 	var size int64
 	links := map[uint64]string{} // inode → first name, for hard links
 	err := walkSorted(root, "", func(rel string, fi fs.FileInfo) error {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if skip(rel) {
+			return filepath.SkipDir
 		}
 		full := filepath.Join(root, rel)
 		st := fi.Sys().(*syscall.Stat_t)
@@ -148,7 +157,11 @@ func walkSorted(root, rel string, fn func(rel string, fi fs.FileInfo) error) err
 		if err != nil {
 			return err
 		}
-		if err := fn(name, fi); err != nil {
+		err = fn(name, fi)
+		if err == filepath.SkipDir {
+			continue
+		}
+		if err != nil {
 			return err
 		}
 		if fi.IsDir() {

@@ -49,6 +49,8 @@ func (a *app) commands() []*cobra.Command {
 		a.importCommand(),
 		a.buildCommand(),
 		a.builderCommand(),
+		a.commitCommand(),
+		a.diffCommand(),
 		a.historyCommand(),
 		a.inspectCommand(),
 		a.hubCommand(),
