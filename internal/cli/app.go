@@ -51,6 +51,7 @@ func (a *app) commands() []*cobra.Command {
 		a.builderCommand(),
 		a.commitCommand(),
 		a.diffCommand(),
+		a.cpCommand(),
 		a.historyCommand(),
 		a.inspectCommand(),
 		a.hubCommand(),
