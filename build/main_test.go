@@ -23,28 +23,53 @@ func TestMain(m *testing.M) {
 	if os.Getenv(shimEnv) == "1" {
 		os.Exit(engine.ShimMain(os.Args[1:]))
 	}
+	if root := os.Getenv(childEnv); root != "" {
+		os.Exit(childBuild(root))
+	}
 	os.Exit(m.Run())
+}
+
+// childEnv makes the test binary a berth that builds the context in
+// BERTH_BUILD_TEST_CONTEXT in the store it names, to be killed.
+const childEnv = "BERTH_BUILD_TEST_CHILD"
+
+func childBuild(root string) int {
+	ctx := context.Background()
+	e, err := engine.Open(ctx, engine.Options{Root: root, Runtime: runtimeOptions(os.Getenv("BERTH_BUILD_TEST_RUNDIR"))})
+	if err != nil {
+		return 2
+	}
+	_, err = Build(ctx, e, Options{ContextDir: os.Getenv("BERTH_BUILD_TEST_CONTEXT"), Network: "none"})
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+func runtimeOptions(runDir string) engine.RuntimeOptions {
+	self, _ := os.Executable()
+	return engine.RuntimeOptions{RunDir: runDir, Shim: []string{self}, ShimEnv: []string{shimEnv + "=1"}}
 }
 
 // newEngine is an engine in a fresh store that runs containers (network
 // "none" only), with a busybox image "box" loaded.
 func newEngine(t *testing.T) *engine.Engine {
+	e, _ := newEngineDirs(t)
+	return e
+}
+
+// newEngineDirs is newEngine that also says where its runtime runs.
+func newEngineDirs(t *testing.T) (*engine.Engine, string) {
 	t.Helper()
 	if why := testimage.CannotRunContainers(); why != "" {
 		t.Skip(why)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
 	}
 	runDir, err := os.MkdirTemp("/tmp", "bbt") // short: console sockets live here
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(runDir) })
-	e, err := engine.Open(context.Background(), engine.Options{Root: t.TempDir(), Runtime: engine.RuntimeOptions{
-		RunDir: runDir, Shim: []string{self}, ShimEnv: []string{shimEnv + "=1"},
-	}})
+	e, err := engine.Open(context.Background(), engine.Options{Root: t.TempDir(), Runtime: runtimeOptions(runDir)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +82,7 @@ func newEngine(t *testing.T) *engine.Engine {
 	if _, err := e.Load(context.Background(), strings.NewReader(string(archive)), nil); err != nil {
 		t.Fatal(err)
 	}
-	return e
+	return e, runDir
 }
 
 // writeContext writes files (name → body) into a fresh context directory.

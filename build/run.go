@@ -43,7 +43,7 @@ func (b *builder) run(ctx context.Context, st *stage, c *instructions.RunCommand
 	start := time.Now()
 	out := b.prog.output()
 	upper, code, err := b.sess.Run(ctx, engine.RunStep{Layers: st.chainIDs(), Config: st.cc(), Cmd: cmd,
-		Env: st.runEnv(), Network: runNetwork(network), Binds: binds, Stdout: out, Stderr: out})
+		Env: append(st.runEnv(), b.proxyEnv(st)...), Network: runNetwork(network), Binds: binds, Stdout: out, Stderr: out})
 	out.Close()
 	if err != nil {
 		return err
@@ -143,4 +143,20 @@ func (b *builder) runMounts(st *stage, mounts []*instructions.Mount) (binds, stu
 		stubs = append(stubs, target)
 	}
 	return binds, stubs, nil
+}
+
+// proxyEnv is the predefined proxy args a --build-arg gives: RUN sees them
+// without an ARG, and, as in Docker, they stay out of the cache key and
+// the image.
+func (b *builder) proxyEnv(st *stage) []string {
+	var out []string
+	for _, k := range predefinedArgs {
+		if _, declared := st.args[k]; declared {
+			continue
+		}
+		if v, ok := buildArg(b.o, k); ok {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
 }

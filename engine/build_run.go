@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -46,6 +47,7 @@ func (b *BuildSession) Run(ctx context.Context, st RunStep) (upper string, code 
 		return "", -1, err
 	}
 	id := names.ID()
+	name := fmt.Sprintf("%s%d-%s", buildStepPrefix, os.Getpid(), id[:12])
 	dirs := make([]string, len(st.Layers))
 	for i, l := range st.Layers {
 		dirs[i] = b.e.store.LayerDir(l)
@@ -54,13 +56,13 @@ func (b *BuildSession) Run(ctx context.Context, st RunStep) (upper string, code 
 		if err := tx.HoldContainer(ctx, b.lease, id); err != nil {
 			return err
 		}
-		return tx.AddContainer(ctx, store.ContainerRef{ID: id, Name: id, ImageRef: "build", Created: time.Now().UTC(), Layers: st.Layers})
+		return tx.AddContainer(ctx, store.ContainerRef{ID: id, Name: name, ImageRef: "build", Created: time.Now().UTC(), Layers: st.Layers})
 	})
 	if err != nil {
 		return "", -1, err
 	}
 	defer b.removeStep(context.WithoutCancel(ctx), m, id)
-	c, err := m.Create(ctx, ctr.CreateOptions{ID: id, Name: id, Image: "build", Layers: dirs, ImageConfig: st.Config,
+	c, err := m.Create(ctx, ctr.CreateOptions{ID: id, Name: name, Image: "build", Layers: dirs, ImageConfig: st.Config,
 		Cmd: st.Cmd, Entrypoint: []string{}, Env: st.Env, Network: st.Network, Volumes: st.Binds})
 	if err != nil {
 		return "", -1, err
@@ -97,4 +99,35 @@ func (b *BuildSession) removeStep(ctx context.Context, m *ctr.Manager, id string
 	if err := b.e.forgetContainers(ctx, id); err != nil {
 		slog.Warn("could not forget a build step's container", "id", id, "err", err)
 	}
+}
+
+// buildStepPrefix starts a RUN step's container name, followed by the pid
+// of the berth that runs the build: a step whose berth is gone is ended
+// by the next build (reapSteps).
+const buildStepPrefix = "berth-build-"
+
+// reapSteps removes the RUN step containers of builds whose berth died
+// (killed, even with SIGKILL, before it could remove them), running or not.
+func (e *Engine) reapSteps(ctx context.Context) error {
+	m, err := e.runtime(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := m.List(ctx)
+	if err != nil {
+		return err
+	}
+	b := &BuildSession{e: e}
+	for _, c := range list {
+		rest, ok := strings.CutPrefix(c.Name, buildStepPrefix)
+		if !ok || c.Image != "build" {
+			continue
+		}
+		pid, _, _ := strings.Cut(rest, "-")
+		if _, err := os.Stat("/proc/" + pid); err == nil {
+			continue // its build is still running (or the pid was reused: left for later)
+		}
+		b.removeStep(ctx, m, c.ID)
+	}
+	return nil
 }

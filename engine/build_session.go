@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -37,6 +38,10 @@ type BuildBase struct {
 
 // NewBuildSession starts a build.
 func (e *Engine) NewBuildSession(ctx context.Context) (*BuildSession, error) {
+	if err := e.reapSteps(ctx); err != nil {
+		// No runtime here (no runc, not root): no steps to end either.
+		slog.Debug("could not end the steps of builds that died", "err", err)
+	}
 	l, err := e.store.NewLease(ctx)
 	if err != nil {
 		return nil, err
