@@ -71,6 +71,13 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 
 // metaArgs sets the args declared before the first FROM.
 func (b *builder) metaArgs() error {
+	// BuildKit's automatic platform args: this machine's, the only one
+	// berth builds for (a stage sees them once it declares them).
+	p := image.DefaultPlatform()
+	platform := image.FormatPlatform(p)
+	for _, pre := range []string{"TARGET", "BUILD"} {
+		b.globals[pre+"PLATFORM"], b.globals[pre+"OS"], b.globals[pre+"ARCH"], b.globals[pre+"VARIANT"] = platform, p.OS, p.Architecture, p.Variant
+	}
 	for _, a := range b.f.metaArgs {
 		for _, kv := range a.Args {
 			v, given := buildArg(b.o, kv.Key)

@@ -132,6 +132,9 @@ func (b *builder) copySource(ctx context.Context, st *stage, from string) (srcFS
 func planCopy(src srcFS, op copyOp, dest string, uid, gid int, chmod fs.FileMode) ([]planned, error) {
 	var matches []string
 	for _, s := range op.srcs {
+		if strings.Contains(s, "://") || strings.HasPrefix(s, "git@") {
+			return nil, fmt.Errorf("ADD %s: remote sources are not supported yet: %w", s, errdefs.ErrInvalid)
+		}
 		m, err := glob(src, path.Clean("/"+s))
 		if err != nil {
 			return nil, err

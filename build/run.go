@@ -26,24 +26,33 @@ func (b *builder) run(ctx context.Context, st *stage, c *instructions.RunCommand
 		network = n
 	}
 	mounts := instructions.GetMounts(c)
-	var flags []string
-	for _, m := range mounts {
-		flags = append(flags, fmt.Sprintf("%+v", *m))
+	binds, err := b.planBinds(ctx, st, mounts)
+	if err != nil {
+		return err
 	}
-	// Heredoc bodies are part of cmd; secret and cache mounts' contents are
-	// not part of the key, their places are.
+	var flags []string
+	for i, m := range mounts {
+		flags = append(flags, mountKey(m), binds[i].hash)
+	}
+	// Heredoc bodies are part of cmd, and what bind mounts bring in is
+	// hashed; secret and cache mounts' contents are not part of the key.
 	st.key = stepKey(st, "RUN", network, strings.Join(flags, "\x00"), strings.Join(cmd, "\x00"))
 	if hit, err := b.fromCache(ctx, st, createdBy); hit || err != nil {
 		return err
 	}
-	binds, stubs, err := b.runMounts(st, mounts)
+	tmp, err := b.sess.NewDir()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	vols, stubs, err := b.runMounts(ctx, st, mounts, binds, tmp)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
 	out := b.prog.output()
 	upper, code, err := b.sess.Run(ctx, engine.RunStep{Layers: st.chainIDs(), Config: st.cc(), Cmd: cmd,
-		Env: append(st.runEnv(), b.proxyEnv(st)...), Network: runNetwork(network), Binds: binds, Stdout: out, Stderr: out})
+		Env: append(st.runEnv(), b.proxyEnv(st)...), Network: runNetwork(network), Binds: vols, Stdout: out, Stderr: out})
 	out.Close()
 	if err != nil {
 		return err
@@ -90,9 +99,10 @@ func runNetwork(n string) string {
 }
 
 // runMounts turns RUN's --mount flags into binds, and lists the mount
-// points the runtime will make that the layer must not keep.
-func (b *builder) runMounts(st *stage, mounts []*instructions.Mount) (binds, stubs []string, err error) {
-	for _, m := range mounts {
+// points the runtime will make that the layer must not keep. Bind mounts'
+// files are written under tmp first, read-only for the step.
+func (b *builder) runMounts(ctx context.Context, st *stage, mounts []*instructions.Mount, planned []bindPlan, tmp string) (binds, stubs []string, err error) {
+	for i, m := range mounts {
 		target := m.Target
 		if !path.IsAbs(target) {
 			target = path.Join("/", st.cc().WorkingDir, target)
@@ -114,7 +124,7 @@ func (b *builder) runMounts(st *stage, mounts []*instructions.Mount) (binds, stu
 			if id == "" {
 				id = path.Base(m.Target)
 			}
-			if target == "" || m.Target == "" {
+			if m.Target == "" {
 				target = "/run/secrets/" + id
 			}
 			if src = b.o.Secrets[id]; src == "" {
@@ -125,17 +135,12 @@ func (b *builder) runMounts(st *stage, mounts []*instructions.Mount) (binds, stu
 			}
 			ro = ":ro"
 		case instructions.MountTypeBind:
-			if m.From != "" {
-				return nil, nil, fmt.Errorf("--mount=type=bind,from=%s is not supported yet: %w", m.From, errdefs.ErrInvalid)
-			}
-			if b.ctxFS == nil {
-				return nil, nil, fmt.Errorf("no build context to bind: %w", errdefs.ErrInvalid)
-			}
-			e, err := b.ctxFS.lstat(m.Source)
-			if err != nil {
+			if src, err = planned[i].write(ctx, filepath.Join(tmp, fmt.Sprint(i))); err != nil {
 				return nil, nil, err
 			}
-			src, ro = e.host, ":ro"
+			// BuildKit's binds take writes and throw them away; a bind of a
+			// copy made for the step does the same, read-only is simpler.
+			ro = ":ro"
 		default:
 			return nil, nil, fmt.Errorf("--mount=type=%s is not supported: %w", m.Type, errdefs.ErrInvalid)
 		}

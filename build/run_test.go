@@ -1,6 +1,8 @@
 package build
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -28,5 +30,27 @@ func TestCopyFromSeesWhiteouts(t *testing.T) {
 	build(t, e, Options{ContextDir: dir, Tags: []string{"img"}})
 	if out := runImage(t, e, "img", "sh", "-c", "ls /copied/yes 2>&1; ls /copied/true"); !strings.Contains(out, "No such file") || !strings.Contains(out, "/copied/true") {
 		t.Errorf("output %q", out)
+	}
+}
+
+// RUN's bind mounts bring in a stage's or the context's files, which are
+// part of the step's key and in no layer.
+func TestRunBindMounts(t *testing.T) {
+	e := newEngine(t)
+	dir := writeContext(t, map[string]string{"data.txt": "data\n", "Containerfile": "FROM box AS a\nRUN echo from-a > /f\n" +
+		"FROM box\nRUN --mount=type=bind,from=a,source=/f,target=/mnt/f --mount=type=bind,source=data.txt,target=/d,rw cat /mnt/f /d > /got\n"})
+	res, _ := build(t, e, Options{ContextDir: dir, Tags: []string{"img"}})
+	if out := runImage(t, e, "img", "cat", "/got"); out != "from-a\ndata\n" {
+		t.Errorf("the step read %q", out)
+	}
+	if got := strings.Join(topLayerEntries(t, e, "img"), " "); got != "got" {
+		t.Errorf("layer holds %q, want only got", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "data.txt"), []byte("changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := build(t, e, Options{ContextDir: dir, Tags: []string{"img"}})
+	if again.Ran != 1 || again.ID == res.ID {
+		t.Errorf("a changed bound file: %+v", again)
 	}
 }
