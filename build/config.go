@@ -100,7 +100,6 @@ func configStep(st *stage, c instructions.Command) (string, error) {
 		return "ONBUILD " + c.Expression, nil
 	case *instructions.CmdCommand:
 		cc.Cmd = commandLine(st, c.ShellDependantCmdLine)
-		cc.ArgsEscaped = c.PrependShell
 		st.cmdSet = true
 		return "CMD " + jsonText(cc.Cmd), nil
 	case *instructions.EntrypointCommand:

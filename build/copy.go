@@ -68,10 +68,7 @@ func (b *builder) copy(ctx context.Context, st *stage, op copyOp) error {
 	if err != nil {
 		return err
 	}
-	dest := op.dest
-	if !path.IsAbs(dest) {
-		dest = path.Join("/", st.cc().WorkingDir, dest) + map[bool]string{true: "/"}[strings.HasSuffix(op.dest, "/")]
-	}
+	dest := b.copyDest(st, op.dest)
 	// Files from the context are root's; from a stage or an image they
 	// keep their owner, unless --chown says otherwise (as BuildKit).
 	uid, gid, err := b.owner(st, op.chown)
@@ -88,6 +85,15 @@ func (b *builder) copy(ctx context.Context, st *stage, op copyOp) error {
 			return fmt.Errorf("--chmod=%s: not an octal mode: %w", op.chmod, errdefs.ErrInvalid)
 		}
 		chmod = fs.FileMode(m) | fs.ModeSetuid // ModeSetuid marks "set" even for 0
+	}
+	// An unquoted heredoc's body is expanded, as BuildKit does.
+	op.contents = append([]instructions.SourceContent(nil), op.contents...)
+	for i, c := range op.contents {
+		if c.Expand {
+			if op.contents[i].Data, _, err = b.lex.ProcessWord(c.Data, st.env()); err != nil {
+				return err
+			}
+		}
 	}
 	plan, err := planCopy(src, op, dest, uid, gid, chmod)
 	if err != nil {
@@ -106,6 +112,23 @@ func (b *builder) copy(ctx context.Context, st *stage, op copyOp) error {
 	return b.layerStep(ctx, st, createdBy, func(dir string) error {
 		return writePlan(ctx, b.stageFS(st), dir, dest, plan, op, uid, gid, b.clamp())
 	})
+}
+
+// copyDest is where a COPY writes, absolute, ending in "/" when it names
+// a directory: written so (".", "dir/"), or one the stage has.
+func (b *builder) copyDest(st *stage, dest string) string {
+	dir := strings.HasSuffix(dest, "/") || dest == "." || strings.HasSuffix(dest, "/.")
+	if !path.IsAbs(dest) {
+		dest = path.Join("/", st.cc().WorkingDir, dest)
+	}
+	dest = path.Clean(dest)
+	if e, err := b.stageFS(st).lstat(dest); err == nil && e.IsDir() {
+		dir = true
+	}
+	if dir && dest != "/" {
+		dest += "/"
+	}
+	return dest
 }
 
 // copySource is the tree a COPY reads: the context, a stage or an image.

@@ -25,8 +25,11 @@ import (
 // writePlan writes a COPY's entries into dir, a fresh layer directory,
 // with the directories above dest as the stage has them.
 func writePlan(ctx context.Context, stageFS srcFS, dir, dest string, plan []planned, op copyOp, uid, gid int, clamp *time.Time) error {
+	// A lone file (copied or a heredoc) is dest itself; otherwise dest is
+	// the directory things go into.
 	parent := dest
-	if !strings.HasSuffix(dest, "/") && len(plan) == 1 && !plan[0].src.IsDir() && !plan[0].extract && len(op.contents) == 0 {
+	lone := len(plan)+len(op.contents) == 1 && (len(plan) == 0 || !plan[0].src.IsDir() && !plan[0].extract)
+	if !strings.HasSuffix(dest, "/") && lone {
 		parent = path.Dir(dest)
 	}
 	if err := mkdirAll(stageFS, dir, parent, clamp); err != nil {

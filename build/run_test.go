@@ -54,3 +54,15 @@ func TestRunBindMounts(t *testing.T) {
 		t.Errorf("a changed bound file: %+v", again)
 	}
 }
+
+// COPY into ".", into a directory the stage has, and a heredoc COPY.
+func TestCopyDestinations(t *testing.T) {
+	e := newEngine(t)
+	dir := writeContext(t, map[string]string{"a.txt": "a\n", "Containerfile": "FROM box\nENV WHO=world\nWORKDIR /app\nCOPY a.txt .\n" +
+		"COPY a.txt /tmp\nCOPY <<EOF /app/notes/hello.txt\nhello $WHO\nEOF\n"})
+	build(t, e, Options{ContextDir: dir, Tags: []string{"img"}})
+	out := runImage(t, e, "img", "sh", "-c", "cat /app/a.txt /tmp/a.txt /app/notes/hello.txt; stat -c %a /tmp")
+	if out != "a\na\nhello world\n1777\n" {
+		t.Errorf("output %q", out)
+	}
+}
