@@ -111,7 +111,7 @@ func TestBuildCache(t *testing.T) {
 	dir := multiStageContext(t)
 	first, _ := build(t, e, Options{ContextDir: dir})
 	second, log := build(t, e, Options{ContextDir: dir})
-	if second.Ran != 0 || second.Cached != first.Ran {
+	if second.Ran != 0 || second.Cached != first.Ran || second.ID != first.ID {
 		t.Errorf("second build: %+v, first %+v", second, first)
 	}
 	if !strings.Contains(log, "CACHED") {

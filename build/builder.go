@@ -204,10 +204,10 @@ func firstLine(c instructions.Command) string {
 	return text
 }
 
-// now is a step's created time: SOURCE_DATE_EPOCH when set.
-func (b *builder) now() time.Time {
+// stamp is a step's created time: SOURCE_DATE_EPOCH when set, else t.
+func (b *builder) stamp(t time.Time) time.Time {
 	if b.o.SourceDateEpoch != nil {
 		return b.o.SourceDateEpoch.UTC()
 	}
-	return time.Now().UTC()
+	return t.UTC()
 }

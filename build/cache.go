@@ -17,12 +17,23 @@ type cache struct {
 	off  bool // --no-cache: look nothing up, still record
 }
 
-// get finds the layer a step with this key made before.
-func (c *cache) get(ctx context.Context, key digest.Digest) (engine.BuildLayer, bool, error) {
+// get finds the step with this key: the layer it made before, and when.
+func (c *cache) get(ctx context.Context, key digest.Digest) (engine.BuildLayer, time.Time, bool, error) {
 	if c.off {
-		return engine.BuildLayer{}, false, nil
+		return engine.BuildLayer{}, time.Time{}, false, nil
 	}
 	return c.sess.Cached(ctx, key)
+}
+
+// configTime is when a step that changes only the config was first made
+// (the cache's record), so that a cached build gives the same image.
+func (b *builder) configTime(ctx context.Context, st *stage) (time.Time, error) {
+	_, created, hit, err := b.cache.get(ctx, st.key)
+	if err != nil || hit {
+		return b.stamp(created), err
+	}
+	now := time.Now().UTC()
+	return b.stamp(now), b.sess.Remember(st.key, engine.BuildLayer{}, now)
 }
 
 // layerStep makes a layer by filling a fresh directory, unless the cache
@@ -46,13 +57,13 @@ func (b *builder) layerStep(ctx context.Context, st *stage, createdBy string, fi
 
 // fromCache puts the layer the cache has for the step's key on the stage.
 func (b *builder) fromCache(ctx context.Context, st *stage, createdBy string) (bool, error) {
-	l, hit, err := b.cache.get(ctx, st.key)
-	if err != nil || !hit {
+	l, created, hit, err := b.cache.get(ctx, st.key)
+	if err != nil || !hit || l.ChainID == "" {
 		return false, err
 	}
 	b.prog.cached()
 	b.res.Cached++
-	st.addLayer(l, createdBy, b.now())
+	st.addLayer(l, createdBy, b.stamp(created))
 	return true, nil
 }
 
@@ -62,12 +73,13 @@ func (b *builder) commit(ctx context.Context, st *stage, dir, createdBy string, 
 	if err != nil {
 		return err
 	}
-	if err := b.sess.Remember(st.key, l); err != nil {
+	now := time.Now().UTC()
+	if err := b.sess.Remember(st.key, l, now); err != nil {
 		return err
 	}
 	b.res.Ran++
 	b.prog.done(time.Since(start))
-	st.addLayer(l, createdBy, b.now())
+	st.addLayer(l, createdBy, b.stamp(now))
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
@@ -99,8 +100,13 @@ func (b *builder) write(ctx context.Context, st *stage) (digest.Digest, error) {
 		}
 		cc.Labels[k] = v
 	}
-	now := b.now()
-	st.cfg.Created = &now
+	// The image is as old as its last step, so a cached build gives the
+	// same image ID.
+	created := b.stamp(time.Now())
+	if h := st.cfg.History; len(h) > 0 && h[len(h)-1].Created != nil {
+		created = *h[len(h)-1].Created
+	}
+	st.cfg.Created = &created
 	st.cfg.DockerVersion, st.cfg.Container, st.cfg.ContainerConfig, st.cfg.Comment = "", "", nil, ""
 	return b.sess.WriteImage(ctx, &st.cfg, st.layers, b.o.Tags)
 }

@@ -47,8 +47,9 @@ func (b *builder) dispatch(ctx context.Context, st *stage, c instructions.Comman
 		return err
 	}
 	st.key = stepKey(st, "CONFIG", createdBy)
-	st.history(createdBy, false, b.now())
-	return nil
+	at, err := b.configTime(ctx, st)
+	st.history(createdBy, false, at)
+	return err
 }
 
 // configStep applies an instruction that only changes the config and
@@ -197,8 +198,9 @@ func (b *builder) workdir(ctx context.Context, st *stage, c *instructions.Workdi
 	createdBy := "WORKDIR " + st.cc().WorkingDir
 	st.key = stepKey(st, "WORKDIR", createdBy)
 	if _, err := b.stageFS(st).lstat(st.cc().WorkingDir); err == nil {
-		st.history(createdBy, false, b.now())
-		return nil
+		at, err := b.configTime(ctx, st)
+		st.history(createdBy, false, at)
+		return err
 	}
 	return b.layerStep(ctx, st, createdBy, func(dir string) error {
 		return mkdirAll(b.stageFS(st), dir, st.cc().WorkingDir, b.clamp())

@@ -139,19 +139,22 @@ func (b *BuildSession) CommitDir(ctx context.Context, dir string, parent digest.
 // RUN's cache mounts.
 func (b *BuildSession) CacheDir() string { return b.e.store.BuildCacheDir() }
 
-// Cached finds the layer the build step with this key made before, held
-// for the build; ok is false on a miss (no record, or its layer is gone).
-func (b *BuildSession) Cached(ctx context.Context, key digest.Digest) (BuildLayer, bool, error) {
-	chainID, ok := b.e.store.BuildCache(key)
-	if !ok {
-		return BuildLayer{}, false, nil
+// Cached finds the build step with this key in the cache: the layer it
+// made (zero for a step that made none), held for the build, and when it
+// was made. ok is false on a miss (no record, or its layer is gone).
+func (b *BuildSession) Cached(ctx context.Context, key digest.Digest) (l BuildLayer, created time.Time, ok bool, err error) {
+	chainID, created, ok := b.e.store.BuildCache(key)
+	if !ok || chainID == "" {
+		return BuildLayer{}, created, ok, nil
 	}
-	return b.Layer(ctx, chainID)
+	l, ok, err = b.Layer(ctx, chainID)
+	return l, created, ok, err
 }
 
-// Remember records the layer a build step made under its key.
-func (b *BuildSession) Remember(key digest.Digest, l BuildLayer) error {
-	return b.e.store.PutBuildCache(key, l.ChainID)
+// Remember records a build step under its key: the layer it made (zero
+// for none) and when.
+func (b *BuildSession) Remember(key digest.Digest, l BuildLayer, created time.Time) error {
+	return b.e.store.PutBuildCache(key, l.ChainID, created)
 }
 
 // PruneBuildCache removes the build cache (builder prune): with all every

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -27,8 +28,12 @@ const (
 	buildCacheKeys = "keys"
 )
 
+// buildCacheRecord is one step: the layer it made ("" for a step that
+// only changed the config) and when it was made, which a hit gives the
+// image again so that a cached build gives the same image ID.
 type buildCacheRecord struct {
-	ChainID digest.Digest `json:"chain_id"`
+	ChainID digest.Digest `json:"chain_id,omitempty"`
+	Created time.Time     `json:"created"`
 }
 
 func (s *Store) buildCachePath(key digest.Digest) string {
@@ -39,27 +44,29 @@ func (s *Store) buildCachePath(key digest.Digest) string {
 // cache mounts).
 func (s *Store) BuildCacheDir() string { return filepath.Join(s.root, buildCacheDir) }
 
-// BuildCache finds the layer a build step with this key made; ok is false
-// when there is no record or its layer is gone.
-func (s *Store) BuildCache(key digest.Digest) (chainID digest.Digest, ok bool) {
+// BuildCache finds the record of a build step with this key: the layer it
+// made ("" for none) and when; ok is false when there is no record or its
+// layer is gone.
+func (s *Store) BuildCache(key digest.Digest) (chainID digest.Digest, created time.Time, ok bool) {
 	raw, err := os.ReadFile(s.buildCachePath(key))
 	if err != nil {
-		return "", false
+		return "", time.Time{}, false
 	}
 	var rec buildCacheRecord
-	if json.Unmarshal(raw, &rec) != nil || !s.HasLayer(rec.ChainID) {
-		return "", false
+	if json.Unmarshal(raw, &rec) != nil || (rec.ChainID != "" && !s.HasLayer(rec.ChainID)) {
+		return "", time.Time{}, false
 	}
-	return rec.ChainID, true
+	return rec.ChainID, rec.Created, true
 }
 
-// PutBuildCache records the layer a build step made.
-func (s *Store) PutBuildCache(key, chainID digest.Digest) error {
+// PutBuildCache records a build step: the layer it made ("" for none) and
+// when.
+func (s *Store) PutBuildCache(key, chainID digest.Digest, created time.Time) error {
 	p := s.buildCachePath(key)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	raw, _ := json.Marshal(buildCacheRecord{ChainID: chainID})
+	raw, _ := json.Marshal(buildCacheRecord{ChainID: chainID, Created: created.UTC()})
 	tmp := p + "." + randomHex()
 	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
 		return err
@@ -93,7 +100,7 @@ func (s *Store) PruneBuildCache(ctx context.Context, all bool) (SweepResult, err
 		for _, e := range ents {
 			raw, _ := os.ReadFile(filepath.Join(dir, e.Name()))
 			var rec buildCacheRecord
-			if all || json.Unmarshal(raw, &rec) != nil || !used[rec.ChainID.String()] {
+			if all || json.Unmarshal(raw, &rec) != nil || (rec.ChainID != "" && !used[rec.ChainID.String()]) {
 				if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return err
 				}
