@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/build"
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
 )
@@ -20,6 +21,7 @@ import (
 // buildFlags are `berth build`'s options, as Docker's.
 type buildFlags struct {
 	tags, buildArgs, labels, secrets []string
+	outputs                          []string
 	file, target, iidfile, network   string
 	progress, platform               string
 	noCache, pull, quiet             bool
@@ -42,6 +44,7 @@ func (a *app) buildCommand() *cobra.Command {
 	fl.StringVarP(&f.file, "file", "f", "", `Name of the Containerfile (default: "PATH/Containerfile", then "PATH/Dockerfile"; "-" reads stdin)`)
 	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "Set build-time variables")
 	fl.StringArrayVar(&f.labels, "label", nil, "Set metadata for an image")
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, `Output destination (format: "type=docker|oci,dest=FILE"; "-" for stdout)`)
 	fl.StringArrayVar(&f.secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret,src=/local/secret")`)
 	fl.StringVar(&f.target, "target", "", "Set the target build stage to build")
 	fl.StringVar(&f.iidfile, "iidfile", "", "Write the image ID to the file")
@@ -67,6 +70,11 @@ func (a *app) build(cmd *cobra.Command, path string, f buildFlags) error {
 	res, err := build.Build(cmd.Context(), e, o)
 	if err != nil {
 		return err
+	}
+	for _, out := range f.outputs {
+		if err := a.buildOutput(cmd, e, res.ID, out); err != nil {
+			return err
+		}
 	}
 	if f.iidfile != "" {
 		if err := os.WriteFile(f.iidfile, []byte(res.ID), 0o644); err != nil {
@@ -222,4 +230,34 @@ func (a *app) stdinContext(o build.Options) (build.Options, func(), error) {
 
 func looksLikeTar(b []byte) bool {
 	return len(b) >= 262 && string(b[257:262]) == "ustar" || len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b
+}
+
+// buildOutput writes the image -o asks for: type=docker or type=oci, an
+// archive that is both (as Docker 25 writes it), to dest or stdout.
+func (a *app) buildOutput(cmd *cobra.Command, e *engine.Engine, id, spec string) error {
+	kind, dest := "", ""
+	for _, kv := range strings.Split(spec, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "type":
+			kind = v
+		case "dest":
+			dest = v
+		}
+	}
+	if kind != "docker" && kind != "oci" {
+		return errdefs.Newf(errdefs.ErrInvalid, "invalid --output %q: berth writes type=docker or type=oci", spec)
+	}
+	if dest == "" || dest == "-" {
+		return e.Save(cmd.Context(), a.stdout, []string{id})
+	}
+	f, err := os.Create(dest)
+	if err != nil {
+		return err
+	}
+	if err := e.Save(cmd.Context(), f, []string{id}); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

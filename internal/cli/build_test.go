@@ -26,6 +26,14 @@ func TestBuildCommand(t *testing.T) {
 		t.Errorf("the image printed %q", got)
 	}
 
+	// -o type=docker writes an archive that loads elsewhere with the same ID.
+	archive := filepath.Join(t.TempDir(), "out.tar")
+	b.run("build", "-q", "--build-arg", "WHO=you", "-o", "type=docker,dest="+archive, dir)
+	other := newBerth(t)
+	if out := other.run("load", "-i", archive); !strings.Contains(out, strings.TrimPrefix(string(id), "sha256:")[:12]) && !strings.Contains(out, string(id)) {
+		t.Errorf("load of -o's archive: %q, want %s", out, id)
+	}
+
 	// The second build is cached, and says so.
 	_, errs, code := b.try("", "build", "--progress=plain", "-t", "hello:1", "--build-arg", "WHO=you", dir)
 	if code != 0 || !strings.Contains(errs, "CACHED") {
