@@ -43,7 +43,7 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 	defer sess.Close(context.WithoutCancel(ctx))
 	b := &builder{o: o, f: f, e: e, sess: sess, lex: shell.NewLex(f.escape), globals: map[string]string{},
 		stages: make([]*stage, len(f.stages)), cache: &cache{sess: sess, off: o.NoCache},
-		prog: &progress{w: o.Progress}}
+		prog: &progress{w: o.Progress, tty: o.ProgressTTY}}
 	if o.ContextDir != "" {
 		if b.ctxFS, err = openContext(o.ContextDir, f.path); err != nil {
 			return Result{}, err

@@ -29,8 +29,10 @@ type Options struct {
 	// SourceDateEpoch, when set, is every created time and the latest
 	// mtime in the layers, for a reproducible image.
 	SourceDateEpoch *time.Time
-	// Progress receives the plain progress lines; nil for none.
-	Progress io.Writer
+	// Progress receives the progress lines; nil for none. With
+	// ProgressTTY a step's output is a window redrawn in place.
+	Progress    io.Writer
+	ProgressTTY bool
 }
 
 // Result is what a build made.

@@ -103,6 +103,8 @@ func (a *app) buildOptions(path string, f buildFlags) (build.Options, func(), er
 	}
 	if !f.quiet {
 		o.Progress = a.stderr
+		// auto: BuildKit's view on a terminal, plain lines otherwise.
+		o.ProgressTTY = f.progress == "tty" || f.progress == "auto" && isTerminal(a.stderr)
 	}
 	for _, kv := range f.buildArgs {
 		k, v, ok := strings.Cut(kv, "=")
