@@ -1,6 +1,7 @@
 package build
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,5 +65,23 @@ func TestCopyDestinations(t *testing.T) {
 	out := runImage(t, e, "img", "sh", "-c", "cat /app/a.txt /tmp/a.txt /app/notes/hello.txt; stat -c %a /tmp")
 	if out != "a\na\nhello world\n1777\n" {
 		t.Errorf("output %q", out)
+	}
+}
+
+// RUN after VOLUME writes into the layer (BuildKit mounts no volumes),
+// and a step leaves no volume behind.
+func TestRunAfterVolume(t *testing.T) {
+	e := newEngine(t)
+	dir := writeContext(t, map[string]string{"Containerfile": "FROM box\nVOLUME /data\nEXPOSE 80\nRUN mkdir -p /data && echo kept > /data/f\n"})
+	build(t, e, Options{ContextDir: dir, Tags: []string{"img"}})
+	if got := strings.Join(topLayerEntries(t, e, "img"), " "); got != "data/ data/f" {
+		t.Errorf("layer holds %q", got)
+	}
+	vols, err := e.Volumes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vols) != 0 {
+		t.Errorf("volumes left: %v", vols)
 	}
 }

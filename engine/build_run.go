@@ -62,7 +62,14 @@ func (b *BuildSession) Run(ctx context.Context, st RunStep) (upper string, code 
 		return "", -1, err
 	}
 	defer b.removeStep(context.WithoutCancel(ctx), m, id)
-	c, err := m.Create(ctx, ctr.CreateOptions{ID: id, Name: name, Image: "build", Layers: dirs, ImageConfig: st.Config,
+	// Only what a step runs with: the image's volumes, ports and health
+	// check are for its containers, not its build (BuildKit mounts no
+	// volumes, so RUN's writes under a VOLUME path stay in the layer).
+	cfg := &image.ContainerConfig{}
+	if st.Config != nil {
+		cfg.Env, cfg.User, cfg.WorkingDir = st.Config.Env, st.Config.User, st.Config.WorkingDir
+	}
+	c, err := m.Create(ctx, ctr.CreateOptions{ID: id, Name: name, Image: "build", Layers: dirs, ImageConfig: cfg,
 		Cmd: st.Cmd, Entrypoint: []string{}, Env: st.Env, Network: st.Network, Volumes: st.Binds})
 	if err != nil {
 		return "", -1, err
@@ -91,7 +98,7 @@ func (b *BuildSession) Run(ctx context.Context, st RunStep) (upper string, code 
 
 // removeStep removes a step's container, running or not, and its record.
 func (b *BuildSession) removeStep(ctx context.Context, m *ctr.Manager, id string) {
-	if err := m.Remove(ctx, id, ctr.RemoveOptions{Force: true}); err != nil {
+	if err := m.Remove(ctx, id, ctr.RemoveOptions{Force: true, Volumes: true}); err != nil {
 		if c, gerr := m.Get(ctx, id); c != nil || gerr != nil {
 			slog.Warn("could not remove a build step's container", "id", id, "err", err)
 		}
