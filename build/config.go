@@ -131,6 +131,7 @@ func expose(cc *image.ContainerConfig, ports []string) (string, error) {
 			parts = append(parts, f)
 		}
 	}
+	slices.Sort(parts) // as Go prints the map BuildKit writes
 	return "EXPOSE map[" + strings.Join(parts, ":{} ") + ":{}]", nil
 }
 

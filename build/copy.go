@@ -103,7 +103,11 @@ func (b *builder) copy(ctx context.Context, st *stage, op copyOp) error {
 	if op.add {
 		name = "ADD "
 	}
-	createdBy := name + op.flags + strings.Join(append(append([]string(nil), op.srcs...), op.dest), " ") + " # berth"
+	words := append([]string(nil), op.srcs...)
+	for _, c := range op.contents {
+		words = append(words, "<<"+c.Path)
+	}
+	createdBy := name + op.flags + strings.Join(append(words, op.dest), " ") + " # berth"
 	h, err := hashPlan(plan, op.contents)
 	if err != nil {
 		return err
