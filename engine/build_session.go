@@ -158,10 +158,11 @@ func (b *BuildSession) Remember(key digest.Digest, l BuildLayer, created time.Ti
 }
 
 // PruneBuildCache removes the build cache (builder prune): with all every
-// record and cache mount, else the records of layers no image uses. It
-// returns the bytes the sweep freed.
-func (e *Engine) PruneBuildCache(ctx context.Context, all bool) (int64, error) {
-	res, err := e.store.PruneBuildCache(ctx, all)
+// record and cache mount, else the records of layers no image uses; with
+// until set, only records made before it. It returns the bytes the sweep
+// freed.
+func (e *Engine) PruneBuildCache(ctx context.Context, all bool, until time.Time) (int64, error) {
+	res, err := e.store.PruneBuildCache(ctx, all, until)
 	return res.Bytes, err
 }
 

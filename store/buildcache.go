@@ -79,9 +79,9 @@ func (s *Store) PutBuildCache(key, chainID digest.Digest, created time.Time) err
 }
 
 // PruneBuildCache drops the build cache's records (all, or those whose
-// layer no image uses) and its cache mounts with all, then sweeps what
-// only they kept.
-func (s *Store) PruneBuildCache(ctx context.Context, all bool) (SweepResult, error) {
+// layer no image uses) made before until (zero: any time), and its cache
+// mounts with all, then sweeps what only they kept.
+func (s *Store) PruneBuildCache(ctx context.Context, all bool, until time.Time) (SweepResult, error) {
 	return s.Collect(ctx, func(tx *Tx) error {
 		used := map[string]bool{}
 		rows, err := tx.tx.QueryContext(ctx, `SELECT chain_id FROM image_layers`)
@@ -100,13 +100,17 @@ func (s *Store) PruneBuildCache(ctx context.Context, all bool) (SweepResult, err
 		for _, e := range ents {
 			raw, _ := os.ReadFile(filepath.Join(dir, e.Name()))
 			var rec buildCacheRecord
-			if all || json.Unmarshal(raw, &rec) != nil || (rec.ChainID != "" && !used[rec.ChainID.String()]) {
+			torn := json.Unmarshal(raw, &rec) != nil
+			if !torn && !until.IsZero() && !rec.Created.Before(until) {
+				continue
+			}
+			if all || torn || (rec.ChainID != "" && !used[rec.ChainID.String()]) {
 				if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return err
 				}
 			}
 		}
-		if all {
+		if all && until.IsZero() {
 			removeAll(filepath.Join(s.root, buildCacheDir, "mounts"))
 		}
 		return nil

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"archive/tar"
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +46,20 @@ func TestBuildCommand(t *testing.T) {
 	_, errs, code = b.try("FROM img\nRUN echo one\nRUN exit 2\n", "build", "-f", "-", dir)
 	if code == 0 || !strings.Contains(errs, "Containerfile:3: RUN exit 2: exit code 2") {
 		t.Errorf("a failing RUN: exit %d:\n%s", code, errs)
+	}
+	// build - takes a tar context on stdin.
+	var ctxTar bytes.Buffer
+	tw := tar.NewWriter(&ctxTar)
+	for name, body := range map[string]string{"Containerfile": "FROM img\nCOPY msg /msg\nCMD [\"cat\", \"/msg\"]\n", "msg": "from stdin\n"} {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body))})
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	if _, errs, code := b.try(ctxTar.String(), "build", "-t", "stdin:1", "-"); code != 0 {
+		t.Fatalf("build -: exit %d: %s", code, errs)
+	}
+	if got := b.run("run", "--rm", "stdin:1"); got != "from stdin\n" {
+		t.Errorf("the image built from stdin printed %q", got)
 	}
 	_, errs, code = b.try("", "build", "--platform", "linux/s390x", dir)
 	if code == 0 || !strings.Contains(errs, "this machine's platform only") {
