@@ -85,3 +85,21 @@ func TestRunAfterVolume(t *testing.T) {
 		t.Errorf("volumes left: %v", vols)
 	}
 }
+
+// A heredoc that feeds a command (not the whole script) reaches it, body
+// and all, and SHELL sets the shell RUN uses.
+func TestRunHeredocAsInput(t *testing.T) {
+	e := newEngine(t)
+	dir := writeContext(t, map[string]string{"Containerfile": "FROM box\nSHELL [\"/bin/sh\", \"-ec\"]\nRUN cat <<EOF > /x\nhello\nEOF\n"})
+	build(t, e, Options{ContextDir: dir, Tags: []string{"img"}})
+	if out := runImage(t, e, "img", "cat", "/x"); out != "hello\n" {
+		t.Errorf("/x holds %q", out)
+	}
+	hist, err := e.History(context.Background(), "img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hist[0].CreatedBy; !strings.HasPrefix(got, "RUN /bin/sh -ec cat <<EOF > /x") {
+		t.Errorf("created_by %q", got)
+	}
+}
