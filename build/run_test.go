@@ -103,3 +103,21 @@ func TestRunHeredocAsInput(t *testing.T) {
 		t.Errorf("created_by %q", got)
 	}
 }
+
+// A symlink in a stage or in the context never leads COPY to the host's
+// files: an absolute link in a layer, a link out of the context.
+func TestCopyNeverFollowsOut(t *testing.T) {
+	e := newEngine(t)
+	dir := writeContext(t, map[string]string{"Containerfile": "FROM box AS a\nRUN ln -s /etc /hostetc\n" +
+		"FROM box\nCOPY --from=a /hostetc/ /hostetc/host* /fromstage/\nCOPY out/ out/host* /fromctx/\n"})
+	if err := os.Symlink("/etc", filepath.Join(dir, "out")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Build(context.Background(), e, Options{ContextDir: dir, Network: "none", Tags: []string{"img"}})
+	if err == nil {
+		out := runImage(t, e, "img", "sh", "-c", "ls /fromstage /fromctx")
+		if strings.Contains(out, "os-release") || strings.Contains(out, "hostname") {
+			t.Errorf("copied the host's /etc: %s", out)
+		}
+	}
+}

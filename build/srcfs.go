@@ -95,11 +95,15 @@ func (c *contextFS) lstat(p string) (entry, error) {
 }
 
 func (c *contextFS) readDir(p string) ([]string, error) {
-	e, err := c.lstat(p)
+	if c.ignored(p) {
+		return nil, &fs.PathError{Op: "readdir", Path: p, Err: fs.ErrNotExist}
+	}
+	// A symlink to a directory resolves inside the context, never out.
+	host, err := securejoin.SecureJoin(c.root, p)
 	if err != nil {
 		return nil, err
 	}
-	ents, err := os.ReadDir(e.host)
+	ents, err := os.ReadDir(host)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +197,10 @@ func (l *layerFS) readDir(p string) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
 	for i := len(l.dirs) - 1; i >= 0; i-- {
-		dir := filepath.Join(l.dirs[i], filepath.FromSlash(path.Clean("/"+p)))
+		dir, ok := realDir(l.dirs[i], p)
+		if !ok {
+			continue
+		}
 		ents, err := os.ReadDir(dir)
 		if err != nil {
 			continue
@@ -212,4 +219,22 @@ func (l *layerFS) readDir(p string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// realDir is p in one layer directory if every component of it there is
+// a directory, not a symlink: the host must never follow a layer's
+// symlinks (an absolute one would lead to the host's own files).
+func realDir(layer, p string) (string, bool) {
+	cur := layer
+	for _, part := range strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/") {
+		if part == "" {
+			continue
+		}
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if err != nil || !fi.IsDir() {
+			return "", false
+		}
+	}
+	return cur, true
 }
