@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ type builder struct {
 	globals map[string]string // the args declared before the first FROM
 	stages  []*stage          // nil for a stage not (yet) built
 	ctxFS   *contextFS
+	sums    *fileSums // the context's files' digests by stat
 	cache   *cache
 	prog    *progress
 	res     Result
@@ -48,6 +50,12 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 		if b.ctxFS, err = openContext(o.ContextDir, f.path); err != nil {
 			return Result{}, err
 		}
+		b.sums = loadSums(sess.CacheDir(), b.ctxFS.root)
+		defer func() {
+			if err := b.sums.save(); err != nil {
+				slog.Debug("could not keep the context's digests", "err", err)
+			}
+		}()
 	}
 	if err := b.metaArgs(); err != nil {
 		return Result{}, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -108,7 +107,7 @@ func (b *builder) copy(ctx context.Context, st *stage, op copyOp) error {
 		words = append(words, "<<"+c.Path)
 	}
 	createdBy := name + op.flags + strings.Join(append(words, op.dest), " ") + " # berth"
-	h, err := hashPlan(plan, op.contents)
+	h, err := hashPlan(plan, op.contents, b.sums)
 	if err != nil {
 		return err
 	}
@@ -263,7 +262,7 @@ func glob(src srcFS, pattern string) ([]string, error) {
 
 // hashPlan hashes what the entries will be: path, type, mode, owner, link
 // target and content, never mtimes.
-func hashPlan(plan []planned, contents []instructions.SourceContent) (string, error) {
+func hashPlan(plan []planned, contents []instructions.SourceContent, sums *fileSums) (string, error) {
 	h := sha256.New()
 	for _, p := range plan {
 		fmt.Fprintf(h, "%s\x00%v\x00%o\x00%d:%d\x00%t\x00", p.dest, p.src.Mode().Type(), p.mode, p.uid, p.gid, p.extract)
@@ -275,15 +274,11 @@ func hashPlan(plan []planned, contents []instructions.SourceContent) (string, er
 			}
 			fmt.Fprintf(h, "%s\x00", target)
 		case p.src.Mode().IsRegular():
-			f, err := os.Open(p.src.host)
+			sum, err := sums.sum(p.src)
 			if err != nil {
 				return "", err
 			}
-			_, err = io.Copy(h, f)
-			f.Close()
-			if err != nil {
-				return "", err
-			}
+			fmt.Fprintf(h, "%s\x00", sum)
 		}
 	}
 	for _, c := range contents {

@@ -46,7 +46,7 @@ func (b *builder) planBinds(ctx context.Context, st *stage, mounts []*instructio
 		if bp.plan, err = planCopy(src, bp.op, bp.dest, -1, -1, 0); err != nil {
 			return nil, err
 		}
-		if bp.hash, err = hashPlan(bp.plan, nil); err != nil {
+		if bp.hash, err = hashPlan(bp.plan, nil, b.sums); err != nil {
 			return nil, err
 		}
 		out[i] = bp
