@@ -49,9 +49,21 @@ func (b *builder) run(ctx context.Context, st *stage, c *instructions.RunCommand
 	if err != nil {
 		return err
 	}
+	exec := cmd
+	if name, script, ok := shebangScript(c); ok {
+		// A heredoc with a #! line is a program of its own: BuildKit runs
+		// it from /dev/pipes, and so does berth.
+		host := filepath.Join(tmp, "script")
+		if err := os.WriteFile(host, []byte(script), 0o755); err != nil {
+			return err
+		}
+		vols = append(vols, host+":/dev/pipes/"+name+":ro")
+		stubs = append(stubs, "/dev/pipes/"+name)
+		exec = []string{"/dev/pipes/" + name}
+	}
 	start := time.Now()
 	out := b.prog.output()
-	upper, code, err := b.sess.Run(ctx, engine.RunStep{Layers: st.chainIDs(), Config: st.cc(), Cmd: cmd,
+	upper, code, err := b.sess.Run(ctx, engine.RunStep{Layers: st.chainIDs(), Config: st.cc(), Cmd: exec,
 		Env: append(st.runEnv(), b.proxyEnv(st)...), Network: runNetwork(network), Binds: vols, Stdout: out, Stderr: out})
 	out.Close()
 	if err != nil {
@@ -88,6 +100,24 @@ func runCommand(st *stage, c *instructions.RunCommand) []string {
 		line += "\n" + f.Data + f.Name
 	}
 	return append(st.shell(), line)
+}
+
+// shebangScript is the heredoc that is a RUN's whole command when it
+// starts with a #! line.
+func shebangScript(c *instructions.RunCommand) (name, script string, ok bool) {
+	if !c.PrependShell || len(c.Files) != 1 {
+		return "", "", false
+	}
+	h := parser.MustParseHeredoc(strings.Join(c.CmdLine, " "))
+	f := c.Files[0]
+	if h == nil || h.Name != f.Name || !strings.HasPrefix(f.Data, "#!") || strings.Contains(f.Name, "/") {
+		return "", "", false
+	}
+	data := f.Data
+	if f.Chomp {
+		data = parser.ChompHeredocContent(data)
+	}
+	return f.Name, data, true
 }
 
 // runNetwork maps RUN's network to the runtime's.

@@ -121,3 +121,17 @@ func TestCopyNeverFollowsOut(t *testing.T) {
 		}
 	}
 }
+
+// A heredoc RUN with a #! line runs as a program of its own, and leaves
+// nothing of its mount in the layer.
+func TestRunShebangHeredoc(t *testing.T) {
+	e := newEngine(t)
+	dir := writeContext(t, map[string]string{"Containerfile": "FROM box\nRUN <<EOF\n#!/bin/sh -e\necho \"$0\" > /ran\nEOF\n"})
+	build(t, e, Options{ContextDir: dir, Tags: []string{"img"}})
+	if out := runImage(t, e, "img", "cat", "/ran"); out != "/dev/pipes/EOF\n" {
+		t.Errorf("the script ran as %q", out)
+	}
+	if got := strings.Join(topLayerEntries(t, e, "img"), " "); got != "ran" {
+		t.Errorf("layer holds %q", got)
+	}
+}
