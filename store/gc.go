@@ -144,6 +144,7 @@ func (tx *Tx) mark(ctx context.Context) (marked, error) {
 			return m, err
 		}
 	}
+	tx.s.markBuildCache(m.layers) // the build cache's records are roots too
 	return m, nil
 }
 

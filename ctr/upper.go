@@ -1,0 +1,11 @@
+package ctr
+
+import "path/filepath"
+
+// UpperDir is the container's overlayfs upper directory: what it wrote.
+// A build takes it, once the container has exited, as a RUN step's layer.
+func (c *Container) UpperDir() string { return filepath.Join(c.dir, "upper") }
+
+// RootDir is where the container's root filesystem is mounted while it
+// runs (cp reads and writes through it, resolving paths inside it).
+func (c *Container) RootDir() string { return filepath.Join(c.dir, "rootfs") }
