@@ -176,21 +176,27 @@ func TestCopyUpSymlinkSwap(t *testing.T) {
 	must(os.MkdirAll(filepath.Join(src, "d/sub"), 0o777))
 	must(os.Chmod(filepath.Join(src, "d"), 0o777))
 	must(os.Chown(filepath.Join(src, "d"), 1234, 1234))
-	for i := range 500 {
+	for i := range 1000 {
 		f := filepath.Join(src, "d", fmt.Sprintf("f%d", i))
 		must(os.WriteFile(f, []byte("image"), 0o666))
 		must(os.Chmod(f, 0o4777))
 		must(os.Chown(f, 1234, 1234))
 	}
-	for round := range 5 {
+	// Until the swap has landed in three rounds (the old code wrote onto
+	// the host in the first one it landed in), or eight rounds.
+	swapped := 0
+	for round := 0; round < 8 && swapped < 3; round++ {
 		host := t.TempDir() // stands for the host
 		must(os.Chmod(host, 0o700))
 		must(os.WriteFile(filepath.Join(host, "secret"), []byte("host"), 0o600))
 		dst := t.TempDir()
 		done := make(chan struct{})
+		started := make(chan struct{})
+		landed := false
 		var wg sync.WaitGroup
 		wg.Go(func() { // the other container
 			d := filepath.Join(dst, "d")
+			close(started)
 			for n := 0; ; n++ {
 				select {
 				case <-done:
@@ -198,15 +204,19 @@ func TestCopyUpSymlinkSwap(t *testing.T) {
 				default:
 				}
 				if fi, err := os.Lstat(d); err == nil && fi.IsDir() {
-					if os.Rename(d, filepath.Join(dst, fmt.Sprintf("moved%d", n))) == nil {
-						_ = os.Symlink(host, d)
+					if os.Rename(d, filepath.Join(dst, fmt.Sprintf("moved%d", n))) == nil && os.Symlink(host, d) == nil {
+						landed = true
 					}
 				}
 			}
 		})
+		<-started
 		err := CopyUp(src, dst)
 		close(done)
 		wg.Wait()
+		if landed {
+			swapped++
+		}
 		if err != nil {
 			t.Logf("round %d: %v", round, err)
 		}
@@ -226,5 +236,8 @@ func TestCopyUpSymlinkSwap(t *testing.T) {
 		if b, _ := os.ReadFile(filepath.Join(host, "secret")); string(b) != "host" {
 			t.Fatalf("round %d: host file changed: %q", round, b)
 		}
+	}
+	if swapped == 0 {
+		t.Error("the swap never landed: the test proved nothing")
 	}
 }
