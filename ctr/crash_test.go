@@ -689,3 +689,35 @@ func TestAutoRemoveRecordLostInCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Get of an --rm container whose shim died removes it (reconcile) and says
+// so as any lookup of a container that is not there does: NotFound, worded
+// as Docker words it, never a nil container with a nil error; so do the
+// commands built on Get (issue 16).
+func TestGetAutoRemovedShimDied(t *testing.T) {
+	ctx := context.Background()
+	m, _ := crashManager(t, "")
+	ops := map[string]func(ref string) error{
+		"get":  func(ref string) error { _, err := m.Get(ctx, ref); return err },
+		"kill": func(ref string) error { return m.Kill(ctx, ref, syscall.SIGKILL) },
+		"exec": func(ref string) error {
+			_, err := m.Exec(ctx, ref, ctr.ExecOptions{Cmd: []string{"true"}}, ctr.Streams{})
+			return err
+		},
+	}
+	for name, op := range ops {
+		o := busybox("sleep", "1000")
+		o.AutoRemove = true
+		o.Network = "none"
+		c := startDetached(t, m, o)
+		syscall.Kill(c.State.Shim.Pid, syscall.SIGKILL)
+		gone(t, c.State.Shim.Pid)
+		err := op(c.ID)
+		if !errors.Is(err, errdefs.ErrNotFound) || err.Error() != "No such container: "+c.ID {
+			t.Errorf("%s of an --rm container whose shim died: %v, want No such container: %s", name, err, c.ID)
+		}
+		if _, err := m.Get(ctx, c.ID); !errdefs.IsNotFound(err) {
+			t.Errorf("%s: still there: %v", name, err)
+		}
+	}
+}

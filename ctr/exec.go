@@ -36,8 +36,8 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, st Stream
 	if err != nil {
 		return nil, err
 	}
-	if c == nil || !c.State.Running {
-		return nil, notRunning(orRef(c, ref))
+	if !c.State.Running {
+		return nil, notRunning(c)
 	}
 	if len(o.Cmd) == 0 {
 		return nil, errdefs.Newf(errdefs.ErrInvalid, "no command specified")
@@ -96,7 +96,7 @@ func (m *Manager) Attach(ctx context.Context, ref string, st Streams) (*Session,
 	if err != nil {
 		return nil, err
 	}
-	if c == nil || !c.State.Running {
+	if !c.State.Running {
 		return nil, errdefs.Newf(errdefs.ErrConflict, "You cannot attach to a stopped container, start it first")
 	}
 	return shim.Attach(ctx, c.dir, st)
@@ -112,12 +112,9 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogsOptions, stdout, s
 	if err != nil {
 		return err
 	}
-	if c == nil {
-		return errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", ref)
-	}
 	running := func() bool {
 		cur, err := m.Get(ctx, c.ID)
-		return err == nil && cur != nil && cur.State.Running
+		return err == nil && cur.State.Running
 	}
 	return logs.Read(ctx, c.LogPath, o, stdout, stderr, running)
 }

@@ -280,16 +280,23 @@ func (m *Manager) resolve(ref string) (string, error) {
 
 // Get returns the container ref names, with its state made true first (a
 // record that says running while its shim is gone is brought up to date).
+// A container that is not there is an errdefs.ErrNotFound error, "No such
+// container: <ref>", whether it never was or went as Get looked (an --rm
+// container whose shim died, which reconcile removes): a caller never gets
+// a nil container without an error.
 func (m *Manager) Get(ctx context.Context, ref string) (*Container, error) {
 	id, err := m.resolve(ref)
 	if err != nil {
 		return nil, err
 	}
 	c, err := m.load(id)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		c, err = m.reconcile(ctx, c)
 	}
-	return m.reconcile(ctx, c)
+	if errors.Is(err, errGone) {
+		return nil, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", ref)
+	}
+	return c, err
 }
 
 // List returns every container, newest first. On the way it finishes or
@@ -334,12 +341,14 @@ func (m *Manager) list(ctx context.Context) ([]*Container, []string, error) {
 		if err != nil {
 			return nil, done, err
 		}
-		if c, err = m.reconcile(ctx, c); err != nil {
+		c, err = m.reconcile(ctx, c)
+		if errors.Is(err, errGone) {
+			continue // removed as we looked (an --rm container whose shim died)
+		}
+		if err != nil {
 			return nil, done, err
 		}
-		if c != nil {
-			out = append(out, c)
-		}
+		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, done, nil

@@ -16,9 +16,6 @@ func (m *Manager) Rename(ctx context.Context, ref, name string) error {
 	if err != nil {
 		return err
 	}
-	if c == nil {
-		return errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", ref)
-	}
 	if err := names.Check(name); err != nil {
 		return err
 	}

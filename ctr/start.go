@@ -21,7 +21,6 @@ import (
 	"github.com/berth-dev/berth/ctr/shim"
 	"github.com/berth-dev/berth/ctr/spec"
 	"github.com/berth-dev/berth/ctr/volume"
-	"github.com/berth-dev/berth/errdefs"
 )
 
 // Streams connect a caller to a container's process (see shim.Streams).
@@ -57,9 +56,6 @@ func (m *Manager) Start(ctx context.Context, ref string, st *Streams) (*Session,
 	c, err := m.Get(ctx, ref)
 	if err != nil {
 		return nil, err
-	}
-	if c == nil {
-		return nil, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", ref)
 	}
 	lock, err := m.lockFile(c.ID)
 	if err != nil {

@@ -58,15 +58,15 @@ func (m *Manager) shimAlive(s *ShimProcess) bool {
 // reconcile brings the record of a container whose shim has gone (killed,
 // or the host rebooted) up to date: the container, if it still runs
 // unsupervised, is killed, its mounts, namespace and address are released,
-// and it shows as exited. It returns nil for a container that went away
-// (removed meanwhile, or an --rm container).
+// and it shows as exited. For a container that went away (removed
+// meanwhile, or an --rm container it removed) it returns errGone.
 func (m *Manager) reconcile(ctx context.Context, c *Container) (*Container, error) {
 	if !c.State.Running || m.shimAlive(c.State.Shim) {
 		return c, nil
 	}
 	unlock, err := m.lock(c.ID)
 	if errdefs.IsNotFound(err) {
-		return nil, nil
+		return nil, errGone
 	}
 	if err != nil {
 		return nil, err
@@ -75,7 +75,7 @@ func (m *Manager) reconcile(ctx context.Context, c *Container) (*Container, erro
 	if err != nil {
 		unlock()
 		if errdefs.IsNotFound(err) {
-			return nil, nil
+			return nil, errGone
 		}
 		return nil, err
 	}
@@ -105,7 +105,12 @@ func (m *Manager) reconcile(ctx context.Context, c *Container) (*Container, erro
 		if err := m.remove(ctx, c.ID, removeVolumesIfFree); err != nil && !errdefs.IsNotFound(err) {
 			return nil, err
 		}
-		return nil, nil
+		return nil, errGone
 	}
 	return c, nil
 }
+
+// errGone is reconcile's answer for a container that is no longer there.
+// It is NotFound; Get words it for the ref it was asked (see Get), List
+// leaves the container out, and settle has nothing left to do.
+var errGone = errdefs.Newf(errdefs.ErrNotFound, "container removed")

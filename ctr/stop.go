@@ -59,8 +59,8 @@ func (m *Manager) Kill(ctx context.Context, ref string, sig syscall.Signal) erro
 	if err != nil {
 		return err
 	}
-	if c == nil || !c.State.Running {
-		return notRunning(orRef(c, ref))
+	if !c.State.Running {
+		return notRunning(c)
 	}
 	if err := shim.Kill(ctx, c.dir, sig); err != nil {
 		if errors.Is(err, shim.ErrNotRunning) {
@@ -71,13 +71,6 @@ func (m *Manager) Kill(ctx context.Context, ref string, sig syscall.Signal) erro
 	return nil
 }
 
-func orRef(c *Container, ref string) *Container {
-	if c != nil {
-		return c
-	}
-	return &Container{ID: ref}
-}
-
 // Stop stops a running container as Docker does: its stop signal, then
 // SIGKILL after timeout (nil: the image's stop timeout, else 10s). A
 // container that is not running is left as it is.
@@ -86,7 +79,7 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout *time.Duration) 
 	if err != nil {
 		return err
 	}
-	if c == nil || !c.State.Running {
+	if !c.State.Running {
 		return nil
 	}
 	return m.stop(ctx, c, timeout)
@@ -151,7 +144,9 @@ func (m *Manager) settle(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	_, err = m.reconcile(ctx, c)
+	if _, err = m.reconcile(ctx, c); errors.Is(err, errGone) {
+		return nil // removed (--rm): settled for good
+	}
 	return err
 }
 
@@ -160,9 +155,6 @@ func (m *Manager) Wait(ctx context.Context, ref string) (int, error) {
 	c, err := m.Get(ctx, ref)
 	if err != nil {
 		return -1, err
-	}
-	if c == nil {
-		return -1, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", ref)
 	}
 	if !c.State.Running {
 		return c.State.ExitCode, nil
@@ -174,8 +166,9 @@ func (m *Manager) Wait(ctx context.Context, ref string) (int, error) {
 	if !errors.Is(err, shim.ErrNotRunning) {
 		return -1, err
 	}
-	// The shim died: reconcile to learn what is known.
-	if c, err = m.Get(ctx, c.ID); err != nil || c == nil {
+	// The shim died: reconcile to learn what is known (an --rm container
+	// is removed by it: NotFound).
+	if c, err = m.Get(ctx, c.ID); err != nil {
 		return -1, err
 	}
 	return c.State.ExitCode, nil
@@ -200,9 +193,6 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 	// A start may slip in between the stop and the removal: with Force,
 	// stop again.
 	for try := 0; ; try++ {
-		if c == nil {
-			return nil // an --rm container that just went
-		}
 		if c.State.Running {
 			if !o.Force {
 				return errdefs.Newf(errdefs.ErrConflict, "You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)

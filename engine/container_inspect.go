@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/ctr"
-	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
 )
 
@@ -181,9 +180,6 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string) (ContainerIns
 	c, err := m.Get(ctx, ref)
 	if err != nil {
 		return ContainerInspect{}, err
-	}
-	if c == nil {
-		return ContainerInspect{}, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", ref)
 	}
 	return inspectOf(c), nil
 }

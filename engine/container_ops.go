@@ -27,9 +27,6 @@ func (e *Engine) Container(ctx context.Context, ref string) (*Container, error) 
 	if err != nil {
 		return nil, err
 	}
-	if c == nil {
-		return nil, errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", ref)
-	}
 	return c, nil
 }
 
@@ -208,7 +205,7 @@ func (e *Engine) forgetIfGone(ctx context.Context, c *Container) {
 	if err != nil {
 		return
 	}
-	if now, err := m.Get(ctx, c.ID); now != nil || (err != nil && !errdefs.IsNotFound(err)) {
+	if _, err := m.Get(ctx, c.ID); !errdefs.IsNotFound(err) {
 		return
 	}
 	if err := e.forgetContainers(ctx, c); err != nil {

@@ -85,7 +85,7 @@ func (e *Engine) containerRunning(ctx context.Context, id string) bool {
 		return false
 	}
 	c, err := m.Get(ctx, id)
-	return err == nil && c != nil && c.State.Running
+	return err == nil && c.State.Running
 }
 
 // CreateContainer makes a container of the image o.Image names (resolved
@@ -156,9 +156,6 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOption
 	c, err := m.Get(ctx, ref)
 	if err != nil {
 		return "", err
-	}
-	if c == nil {
-		return "", errdefs.Newf(errdefs.ErrNotFound, "No such container: %s", ref)
 	}
 	if err := m.Remove(ctx, c.ID, o); err != nil {
 		return "", err
@@ -291,8 +288,8 @@ func (e *Engine) syncRefs(ctx context.Context, m *ctr.Manager, list []*ctr.Conta
 	// gone asks the runtime again inside the write transaction: the list
 	// may be older than a container made since.
 	gone := func(id string) bool {
-		c, err := m.Get(ctx, id)
-		return c == nil && (err == nil || errdefs.IsNotFound(err))
+		_, err := m.Get(ctx, id)
+		return errdefs.IsNotFound(err)
 	}
 	if stale {
 		if _, err := e.store.Collect(ctx, func(tx *store.Tx) error {

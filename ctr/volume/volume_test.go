@@ -2,6 +2,7 @@ package volume
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,4 +157,87 @@ func TestCopyUp(t *testing.T) {
 	}
 	// A missing source copies nothing.
 	must(CopyUp(filepath.Join(src, "none"), t.TempDir()))
+}
+
+// TestCopyUpSymlinkSwap is issue 16's finding 9: another container sharing
+// the volume swaps a directory CopyUp just made for a symlink to a host
+// directory. Nothing may be created, chowned or chmodded out there.
+func TestCopyUpSymlinkSwap(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("copying owners needs root: run the tests as root")
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := t.TempDir()
+	must(os.MkdirAll(filepath.Join(src, "d/sub"), 0o777))
+	must(os.Chmod(filepath.Join(src, "d"), 0o777))
+	must(os.Chown(filepath.Join(src, "d"), 1234, 1234))
+	for i := range 1000 {
+		f := filepath.Join(src, "d", fmt.Sprintf("f%d", i))
+		must(os.WriteFile(f, []byte("image"), 0o666))
+		must(os.Chmod(f, 0o4777))
+		must(os.Chown(f, 1234, 1234))
+	}
+	// Until the swap has landed in three rounds (the old code wrote onto
+	// the host in the first one it landed in), or eight rounds.
+	swapped := 0
+	for round := 0; round < 8 && swapped < 3; round++ {
+		host := t.TempDir() // stands for the host
+		must(os.Chmod(host, 0o700))
+		must(os.WriteFile(filepath.Join(host, "secret"), []byte("host"), 0o600))
+		dst := t.TempDir()
+		done := make(chan struct{})
+		started := make(chan struct{})
+		landed := false
+		var wg sync.WaitGroup
+		wg.Go(func() { // the other container
+			d := filepath.Join(dst, "d")
+			close(started)
+			for n := 0; ; n++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if fi, err := os.Lstat(d); err == nil && fi.IsDir() {
+					if os.Rename(d, filepath.Join(dst, fmt.Sprintf("moved%d", n))) == nil && os.Symlink(host, d) == nil {
+						landed = true
+					}
+				}
+			}
+		})
+		<-started
+		err := CopyUp(src, dst)
+		close(done)
+		wg.Wait()
+		if landed {
+			swapped++
+		}
+		if err != nil {
+			t.Logf("round %d: %v", round, err)
+		}
+		entries, _ := os.ReadDir(host)
+		if len(entries) != 1 {
+			names := []string{}
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			t.Fatalf("round %d: CopyUp wrote outside the volume: %d entries in the host dir: %v", round, len(entries), names[:min(len(names), 5)])
+		}
+		fi, err := os.Stat(host)
+		must(err)
+		if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o700 || st.Uid != 0 || st.Gid != 0 {
+			t.Fatalf("round %d: host dir changed to %v %d:%d", round, fi.Mode(), st.Uid, st.Gid)
+		}
+		if b, _ := os.ReadFile(filepath.Join(host, "secret")); string(b) != "host" {
+			t.Fatalf("round %d: host file changed: %q", round, b)
+		}
+	}
+	if swapped == 0 {
+		t.Error("the swap never landed: the test proved nothing")
+	}
 }
