@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/ctr/names"
+	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/store"
 )
@@ -99,7 +100,7 @@ func (b *BuildSession) Run(ctx context.Context, st RunStep) (upper string, code 
 // removeStep removes a step's container, running or not, and its record.
 func (b *BuildSession) removeStep(ctx context.Context, m *ctr.Manager, id string) {
 	if err := m.Remove(ctx, id, ctr.RemoveOptions{Force: true, Volumes: true}); err != nil {
-		if c, gerr := m.Get(ctx, id); c != nil || gerr != nil {
+		if _, gerr := m.Get(ctx, id); !errdefs.IsNotFound(gerr) {
 			slog.Warn("could not remove a build step's container", "id", id, "err", err)
 		}
 	}
