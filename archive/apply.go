@@ -370,7 +370,8 @@ func (x *extractor) createFile(pfd int, base string, perm uint32) (int, error) {
 // copyIn writes the content to fd as the reader hands it over.
 func (x *extractor) copyIn(fd int, c *content) error {
 	first := true
-	return c.each(func(b []byte) error {
+	var h holes
+	err := c.each(func(b []byte) error {
 		if !first {
 			// A big file: do not make a cancelled caller wait for all of it.
 			if err := x.ctx.Err(); err != nil {
@@ -378,8 +379,12 @@ func (x *extractor) copyIn(fd int, c *content) error {
 			}
 		}
 		first = false
-		return writeAll(fd, b)
+		return h.write(fd, b)
 	})
+	if err != nil {
+		return err
+	}
+	return h.finish(fd)
 }
 
 func writeAll(fd int, b []byte) error {
