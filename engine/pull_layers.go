@@ -33,6 +33,7 @@ type pullJob struct {
 	parent   *pullJob
 	same     *pullJob // an earlier layer of the image with the same blob
 	skip     bool
+	budget   *store.Budget // the pull's, shared by its layers
 	size     int64
 	done     chan struct{}
 	err      error
@@ -190,6 +191,7 @@ func (e *Engine) unpackSpec(j *pullJob, bw *store.BlobWriter) store.Unpack {
 		DiffID:     j.diffID,
 		Parent:     j.parentID,
 		BlobWriter: bw,
+		Budget:     j.budget,
 	}
 	if j.parent != nil {
 		u.ParentReady = parentReady(j.parent.done, &j.parent.err)
@@ -227,9 +229,10 @@ func (e *Engine) layerFailure(ctx context.Context, j *pullJob, src *layerSource,
 		return ctx.Err()
 	case src.netErr != nil:
 		return fmt.Errorf("layer %s: %w", j.desc.Digest, src.netErr)
-	case errors.Is(err, errdefs.ErrDigestMismatch), retry.LocalWrite(err):
+	case errors.Is(err, errdefs.ErrDigestMismatch), retry.LocalWrite(err), store.IsLimit(err):
 		// A write that failed here (no space) also cut the ingest short:
-		// hashing it would call the download damaged.
+		// hashing it would call the download damaged. A layer refused for
+		// its size says so from its tar's headers: no need to fetch the rest.
 		return err
 	}
 	// Decompressing or extracting failed before the end. Everything read so

@@ -19,7 +19,7 @@ import (
 func (s *Store) CauseFirst(err error) error {
 	var errno syscall.Errno
 	var done *causeFirst
-	if err == nil || !retry.LocalWrite(err) || errors.As(err, &done) || !errors.As(err, &errno) {
+	if err == nil || !retry.LocalWrite(err) || errors.As(err, &done) || IsLimit(err) || !errors.As(err, &errno) {
 		return err
 	}
 	where := strings.TrimSuffix(err.Error(), ": "+errno.Error())
