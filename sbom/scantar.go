@@ -79,7 +79,7 @@ func (s *scanner) scanTar(ctx context.Context, ls *layerScan, r io.Reader) {
 		case tar.TypeDir:
 			dirs[rel] = true
 			continue
-		case tar.TypeReg:
+		case tar.TypeReg, tar.TypeGNUSparse: // a file, as extraction makes it
 			ls.nondirs[hashPath(rel)] = struct{}{}
 			k := classify(rel, hdr.FileInfo().Mode())
 			if k == kindNone || (k == kindExec && hdr.Size < 64) {
@@ -155,6 +155,9 @@ func (s *scanner) readEntry(rd io.Reader, hdr *tar.Header, rel string, k kind) (
 		}
 	} else if k != kindJar && k != kindRpmDB && hdr.Size > maxTextSize {
 		return c, fmt.Errorf("file too large (%d bytes)", hdr.Size)
+	}
+	if hdr.Size > s.copyLimit {
+		return c, fmt.Errorf("file too large to copy out of the layer (%d bytes, more than %d)", hdr.Size, s.copyLimit)
 	}
 	if hdr.Size <= s.memLimit && k != kindRpmDB {
 		c.data = make([]byte, hdr.Size)
