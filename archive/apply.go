@@ -28,6 +28,11 @@ type Options struct {
 	// (sync_file_range SYNC_FILE_RANGE_WRITE, which does not wait), so the
 	// one syncfs that later makes the layer durable finds little left to do.
 	Writeback int64
+	// Reserve, when set, hears the size each entry's header declares for its
+	// content before any of it is read on, and may refuse it: a tar can
+	// declare files of exabytes, and a sparse one costs the tar nothing
+	// for them. Its error stops Apply.
+	Reserve func(size int64) error
 }
 
 // Result tells what Apply did.
@@ -91,16 +96,7 @@ func (x *extractor) run(r io.Reader) (Result, error) {
 		if !hasContent(it.hdr.Typeflag) {
 			c.rest = 0
 		}
-		var err error
-		if it.err != nil {
-			err = contentError(it.err)
-		} else {
-			err = x.entry(it.hdr, &c)
-		}
-		if err == nil {
-			err = c.skip()
-		}
-		if err != nil {
+		if err := x.apply(it, &c); err != nil {
 			if ctxErr := x.ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 				return Result{}, ctxErr
 			}
@@ -122,6 +118,23 @@ func (x *extractor) run(r io.Reader) (Result, error) {
 	}
 	x.pending = pending
 	return Result{Size: x.size, Entries: x.entries, SkippedDevices: x.skippedDevices, Pending: pending}, nil
+}
+
+// apply applies one entry and consumes its content, once Reserve agreed
+// to its size.
+func (x *extractor) apply(it item, c *content) error {
+	if x.opts.Reserve != nil && hasContent(it.hdr.Typeflag) {
+		if err := x.opts.Reserve(it.hdr.Size); err != nil {
+			return err
+		}
+	}
+	if it.err != nil {
+		return contentError(it.err)
+	}
+	if err := x.entry(it.hdr, c); err != nil {
+		return err
+	}
+	return c.skip()
 }
 
 func contentError(err error) error {
@@ -370,7 +383,8 @@ func (x *extractor) createFile(pfd int, base string, perm uint32) (int, error) {
 // copyIn writes the content to fd as the reader hands it over.
 func (x *extractor) copyIn(fd int, c *content) error {
 	first := true
-	return c.each(func(b []byte) error {
+	var h holes
+	err := c.each(func(b []byte) error {
 		if !first {
 			// A big file: do not make a cancelled caller wait for all of it.
 			if err := x.ctx.Err(); err != nil {
@@ -378,8 +392,12 @@ func (x *extractor) copyIn(fd int, c *content) error {
 			}
 		}
 		first = false
-		return writeAll(fd, b)
+		return h.write(fd, b)
 	})
+	if err != nil {
+		return err
+	}
+	return h.finish(fd)
 }
 
 func writeAll(fd int, b []byte) error {

@@ -74,6 +74,15 @@ func (e *Engine) Pull(ctx context.Context, name string, o PullOptions) (PullResu
 	if err != nil {
 		return res, err
 	}
+	// The layers of one pull share one budget of unpacked bytes: the
+	// store's cap, or the space free now if that is less.
+	budget, err := e.store.NewBudget()
+	if err != nil {
+		return res, err
+	}
+	for _, j := range jobs {
+		j.budget = budget
+	}
 	if err := e.pullLayers(ctx, repo, jobs, quiet, send); err != nil {
 		return res, err
 	}

@@ -33,6 +33,7 @@ type pullJob struct {
 	parent   *pullJob
 	same     *pullJob // an earlier layer of the image with the same blob
 	skip     bool
+	budget   *store.Budget // the pull's, shared by its layers
 	size     int64
 	done     chan struct{}
 	err      error
@@ -114,13 +115,16 @@ func (e *Engine) pullLayer(ctx context.Context, repo *client.Repository, j *pull
 	// layer is fetched again only for what a transfer cannot fix: bytes
 	// that do not match their digest, or a blob another process stored
 	// meanwhile. A transfer that gave up is not tried again on top.
+	// A local write error (a full disk) is neither: fetching again would
+	// only fill the disk again.
 	again := func(err error) bool {
-		return errors.Is(err, errdefs.ErrDigestMismatch) || e.store.HasBlob(j.desc.Digest)
+		return !retry.LocalWrite(err) && (errors.Is(err, errdefs.ErrDigestMismatch) || e.store.HasBlob(j.desc.Digest))
 	}
 	ctx = retrying(ctx, j.id, send)
-	return retry.DoIf(ctx, repo.RetryPolicy(), again, func(int) error {
+	err = retry.DoIf(ctx, repo.RetryPolicy(), again, func(int) error {
 		return e.fetchLayer(ctx, repo, j, send)
 	})
+	return e.store.CauseFirst(err)
 }
 
 // retrying is ctx under which a retry, of the layer or of one of its
@@ -187,6 +191,7 @@ func (e *Engine) unpackSpec(j *pullJob, bw *store.BlobWriter) store.Unpack {
 		DiffID:     j.diffID,
 		Parent:     j.parentID,
 		BlobWriter: bw,
+		Budget:     j.budget,
 	}
 	if j.parent != nil {
 		u.ParentReady = parentReady(j.parent.done, &j.parent.err)
@@ -224,7 +229,10 @@ func (e *Engine) layerFailure(ctx context.Context, j *pullJob, src *layerSource,
 		return ctx.Err()
 	case src.netErr != nil:
 		return fmt.Errorf("layer %s: %w", j.desc.Digest, src.netErr)
-	case errors.Is(err, errdefs.ErrDigestMismatch):
+	case errors.Is(err, errdefs.ErrDigestMismatch), retry.LocalWrite(err), store.IsLimit(err):
+		// A write that failed here (no space) also cut the ingest short:
+		// hashing it would call the download damaged. A layer refused for
+		// its size says so from its tar's headers: no need to fetch the rest.
 		return err
 	}
 	// Decompressing or extracting failed before the end. Everything read so

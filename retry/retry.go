@@ -163,9 +163,10 @@ var ErrStalled = errors.New("transfer stalled")
 // says so (a registry's 5xx or 429, a temporary network error: their
 // errors have a Transient method), bytes that did not match their digest
 // (fetched again, they may), or a network failure (see Network). A
-// context's end is never transient.
+// context's end is never transient, and neither is a local write error
+// (LocalWrite), even inside a digest error.
 func Transient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || LocalWrite(err) {
 		return false
 	}
 	if errors.Is(err, errdefs.ErrDigestMismatch) {
@@ -176,6 +177,13 @@ func Transient(err error) bool {
 		return t.Transient()
 	}
 	return Network(err)
+}
+
+// LocalWrite reports a failure to write on this machine: no space, a
+// read-only filesystem, a quota. Fetching the bytes again cannot fix it,
+// so it is never retried, whatever wraps it.
+func LocalWrite(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EDQUOT)
 }
 
 // Network reports a network failure worth retrying: a reset connection,

@@ -68,6 +68,11 @@ func TestTransient(t *testing.T) {
 		{errdefs.ErrNotFound, false},
 		{context.Canceled, false},
 		{fmt.Errorf("%w: %w", context.DeadlineExceeded, io.EOF), false},
+		// A local write error is not the network's doing, even in a digest error.
+		{fmt.Errorf("writing file content: %w", syscall.ENOSPC), false},
+		{fmt.Errorf("hashed wrong (%w): %w", syscall.ENOSPC, errdefs.ErrDigestMismatch), false},
+		{fmt.Errorf("rename: %w", syscall.EROFS), false},
+		{fmt.Errorf("write: %w", syscall.EDQUOT), false},
 	} {
 		if got := Transient(tc.err); got != tc.want {
 			t.Errorf("Transient(%v) = %v, want %v", tc.err, got, tc.want)

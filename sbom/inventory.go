@@ -12,6 +12,7 @@ import (
 type scanner struct {
 	tempDir     string
 	memLimit    int64
+	copyLimit   int64 // the largest candidate copied out of a tar to be parsed
 	parallelism int
 	progress    func(done, total int)
 }
@@ -44,7 +45,7 @@ func WithProgress(fn func(done, total int)) Option { return func(s *scanner) { s
 // lowest layer first. An error is returned only when a layer cannot be opened
 // at all or ctx is done; damaged files become SBOM.Warnings.
 func Inventory(ctx context.Context, layers []Layer, opts ...Option) (*SBOM, error) {
-	s := &scanner{tempDir: os.TempDir(), memLimit: 64 << 20, parallelism: runtime.GOMAXPROCS(0)}
+	s := &scanner{tempDir: os.TempDir(), memLimit: 64 << 20, copyLimit: maxCopySize, parallelism: runtime.GOMAXPROCS(0)}
 	for _, o := range opts {
 		o(s)
 	}

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/knqyf263/go-rpmdb/pkg/bdb"
 	dbi "github.com/knqyf263/go-rpmdb/pkg/db"
 	"github.com/knqyf263/go-rpmdb/pkg/ndb"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -17,8 +16,8 @@ import (
 
 // go-rpmdb's top-level package registers its own "sqlite" driver
 // (glebarez/go-sqlite), which clashes with modernc.org/sqlite that berth
-// uses everywhere; so berth takes only its BerkeleyDB and NDB page readers
-// and reads the SQLite rpmdb and the header blobs itself.
+// uses everywhere; so berth takes only its NDB page reader and reads the
+// BerkeleyDB (rpmbdb.go) and SQLite rpmdbs and the header blobs itself.
 
 var sqliteMagic = []byte("SQLite format 3\x00")
 
@@ -62,11 +61,7 @@ func rpmBlobs(p string, head []byte) ([][]byte, error) {
 		defer db.Close()
 		return drain(db.Read())
 	}
-	db, err := bdb.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	return drain(db.Read())
+	return bdbBlobs(p)
 }
 
 // drain collects a go-rpmdb reader's blobs; it reads the channel to the end

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -49,6 +50,7 @@ func (s *scanner) scanTar(ctx context.Context, ls *layerScan, r io.Reader) {
 	}
 	defer closeFn()
 	rd := tar.NewReader(tr)
+	dirs := map[string]bool{} // directories this layer made, for a later entry replacing one
 	for {
 		if err := ctx.Err(); err != nil {
 			ls.warn(name, err)
@@ -68,12 +70,16 @@ func (s *scanner) scanTar(ctx context.Context, ls *layerScan, r io.Reader) {
 		}
 		dir, base := splitPath(rel)
 		if ls.whiteout(dir, base) {
+			// A whiteout replaces what this layer had there, too.
+			ls.replaced(strings.TrimPrefix(dir+base[len(".wh."):], "/"), false, dirs)
 			continue
 		}
+		ls.replaced(rel, hdr.Typeflag == tar.TypeDir, dirs)
 		switch hdr.Typeflag {
 		case tar.TypeDir:
+			dirs[rel] = true
 			continue
-		case tar.TypeReg:
+		case tar.TypeReg, tar.TypeGNUSparse: // a file, as extraction makes it
 			ls.nondirs[hashPath(rel)] = struct{}{}
 			k := classify(rel, hdr.FileInfo().Mode())
 			if k == kindNone || (k == kindExec && hdr.Size < 64) {
@@ -105,6 +111,33 @@ func (s *scanner) scanTar(ctx context.Context, ls *layerScan, r io.Reader) {
 	}
 }
 
+// replaced forgets what an earlier entry of the layer put at rel, which the
+// entry now read replaces: a path given twice is what its last entry
+// says, as Docker, containerd and archive.Apply apply it. A directory
+// replaces only a non-directory (a directory given again is kept, with
+// what is in it); anything else replaces a directory and all it held.
+func (ls *layerScan) replaced(rel string, isDir bool, dirs map[string]bool) {
+	delete(ls.found, rel)
+	if isDir {
+		delete(ls.nondirs, hashPath(rel))
+		return
+	}
+	if !dirs[rel] {
+		return
+	}
+	prefix := rel + "/"
+	for p := range ls.found {
+		if strings.HasPrefix(p, prefix) {
+			delete(ls.found, p)
+		}
+	}
+	for d := range dirs {
+		if d == rel || strings.HasPrefix(d, prefix) {
+			delete(dirs, d)
+		}
+	}
+}
+
 // readEntry reads a candidate tar entry into memory, or into a temporary
 // file when it is large or its parser needs a file name (rpm databases).
 // It returns nil, nil for an executable that is not ELF; nil content with an
@@ -122,6 +155,9 @@ func (s *scanner) readEntry(rd io.Reader, hdr *tar.Header, rel string, k kind) (
 		}
 	} else if k != kindJar && k != kindRpmDB && hdr.Size > maxTextSize {
 		return c, fmt.Errorf("file too large (%d bytes)", hdr.Size)
+	}
+	if hdr.Size > s.copyLimit {
+		return c, fmt.Errorf("file too large to copy out of the layer (%d bytes, more than %d)", hdr.Size, s.copyLimit)
 	}
 	if hdr.Size <= s.memLimit && k != kindRpmDB {
 		c.data = make([]byte, hdr.Size)

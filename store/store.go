@@ -42,6 +42,7 @@ type Store struct {
 	markOnce sync.Once
 	markErr  error
 	syncs    atomic.Int64 // syncfs calls, for tests
+	limits   atomic.Pointer[Limits]
 }
 
 // Open opens (creating if needed) the store rooted at root.

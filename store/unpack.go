@@ -49,6 +49,10 @@ type Unpack struct {
 	// only for a layer with hardlinks to files in lower layers, which are
 	// copied in once those layers exist. nil means they already exist.
 	ParentReady func(context.Context) error
+	// Budget is the pull this layer is part of (NewBudget), whose layers
+	// together may unpack only so much; nil for a layer on its own, which
+	// only its own cap and the space free limit.
+	Budget *Budget
 }
 
 // Unpacked is what Unpack stored.
@@ -131,8 +135,15 @@ func (s *Store) unpackFiles(ctx context.Context, lw *LayerWriter, st *layerStrea
 		}
 	}()
 	st.tar = rec.r
-	res, err := archive.Apply(ctx, lw.FS(), st.tar, archive.Options{Writeback: writebackThreshold})
+	lb, err := s.newLayerBudget(u)
 	if err != nil {
+		return out, err
+	}
+	res, err := archive.Apply(ctx, lw.FS(), st.tar, archive.Options{Writeback: writebackThreshold, Reserve: lb.reserve})
+	if err != nil {
+		if le, ok := asLimit(err); ok {
+			return out, le
+		}
 		return out, fmt.Errorf("layer %s: %w", displayBlob(u), err)
 	}
 	pending := res.Pending

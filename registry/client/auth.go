@@ -217,16 +217,22 @@ func (c *Client) fetchToken(ctx context.Context, host string, ch challenge, scop
 		}
 		return "", 0, e
 	}
+	return decodeToken(resp.Body, realm.Host)
+}
+
+// decodeToken reads a token server's answer: the token and how long it
+// may be cached.
+func decodeToken(r io.Reader, server string) (string, time.Duration, error) {
 	var tr tokenResponse
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&tr); err != nil {
-		return "", 0, fmt.Errorf("token server %s: %v: %w", realm.Host, err, errdefs.ErrInvalid)
+	if err := json.NewDecoder(io.LimitReader(r, 1<<20)).Decode(&tr); err != nil {
+		return "", 0, fmt.Errorf("token server %s: %v: %w", server, err, errdefs.ErrInvalid)
 	}
 	tok := tr.Token
 	if tok == "" {
 		tok = tr.AccessToken
 	}
 	if tok == "" {
-		return "", 0, fmt.Errorf("token server %s answered without a token: %w", realm.Host, errdefs.ErrInvalid)
+		return "", 0, fmt.Errorf("token server %s answered without a token: %w", server, errdefs.ErrInvalid)
 	}
 	ttl := time.Duration(tr.ExpiresIn) * time.Second
 	if ttl < time.Minute {

@@ -46,10 +46,15 @@ func (c *Client) Search(ctx context.Context, host, term string, limit int) ([]Se
 		return nil, readError(resp, http.MethodGet, resp.Request.URL)
 	}
 	defer resp.Body.Close()
+	return decodeSearch(resp.Body, host)
+}
+
+// decodeSearch reads a v1 search answer.
+func decodeSearch(r io.Reader, host string) ([]SearchResult, error) {
 	var body struct {
 		Results []SearchResult `json:"results"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&body); err != nil {
+	if err := json.NewDecoder(io.LimitReader(r, 16<<20)).Decode(&body); err != nil {
 		return nil, fmt.Errorf("search answer from %s: %v: %w", host, err, errdefs.ErrInvalid)
 	}
 	return body.Results, nil
