@@ -51,7 +51,7 @@ func TestDockerInterop(t *testing.T) {
 			t.Fatalf("welcome and library/welcome differ: %s vs %s", a, b)
 		}
 		hist := d.Docker(t, "history", "--no-trunc", host+"/welcome")
-		if !strings.Contains(hist, "COPY welcome /usr/local/bin/ # buildkit") {
+		if !strings.Contains(hist, "COPY welcome /usr/local/bin/ # berth") {
 			t.Fatalf("history lacks the layer steps:\n%s", hist)
 		}
 		// The busybox layer makes a shell.

@@ -64,7 +64,10 @@ type Options struct {
 	// ExtraHistory is appended after the layers' steps, as empty steps
 	// (CMD, EXPOSE, ...).
 	ExtraHistory []string
-	Annotations  map[string]string
+	// HistoryComment is every history row's comment, as BuildKit writes
+	// buildkit.dockerfile.v0: it says what made the image.
+	HistoryComment string
+	Annotations    map[string]string
 }
 
 // Build makes an image from layers.
@@ -88,14 +91,14 @@ func Build(layers []Layer, o Options) (Image, error) {
 			return Image{}, err
 		}
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, digest.FromBytes(tarData))
-		cfg.History = append(cfg.History, image.History{Created: &created, CreatedBy: l.CreatedBy})
+		cfg.History = append(cfg.History, image.History{Created: &created, CreatedBy: l.CreatedBy, Comment: o.HistoryComment})
 		im.Layers = append(im.Layers, Blob{
 			Descriptor: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: digest.FromBytes(gz), Size: int64(len(gz))},
 			Data:       gz,
 		})
 	}
 	for _, h := range o.ExtraHistory {
-		cfg.History = append(cfg.History, image.History{Created: &created, CreatedBy: h, EmptyLayer: true})
+		cfg.History = append(cfg.History, image.History{Created: &created, CreatedBy: h, EmptyLayer: true, Comment: o.HistoryComment})
 	}
 	cb, err := json.Marshal(cfg)
 	if err != nil {

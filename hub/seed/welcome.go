@@ -63,7 +63,7 @@ func Welcome(o WelcomeOptions) (im Image, warning string, err error) {
 		for _, a := range applets {
 			files = append(files, File{Name: "bin/" + a, Link: "busybox"})
 		}
-		layers = append(layers, Layer{Files: files, CreatedBy: "COPY busybox /bin/ # buildkit"})
+		layers = append(layers, Layer{Files: files, CreatedBy: "COPY busybox /bin/ # berth"})
 	} else {
 		warning = fmt.Sprintf("no static busybox at %q (apt-get install busybox-static): the welcome image has no shell", o.Busybox)
 	}
@@ -72,7 +72,7 @@ func Welcome(o WelcomeOptions) (im Image, warning string, err error) {
 	}
 	layers = append(layers, Layer{
 		Files:     []File{{Name: "usr", Dir: true}, {Name: "usr/local", Dir: true}, {Name: "usr/local/bin", Dir: true}, {Name: "usr/local/bin/welcome", Source: o.Executable, Mode: 0o755}},
-		CreatedBy: "COPY welcome /usr/local/bin/ # buildkit",
+		CreatedBy: "COPY welcome /usr/local/bin/ # berth",
 	})
 	layers = append(layers, Layer{
 		Files: []File{
@@ -86,7 +86,7 @@ func Welcome(o WelcomeOptions) (im Image, warning string, err error) {
 			{Name: "usr/share/welcome", Dir: true},
 			{Name: "usr/share/welcome/README.md", Data: []byte(WelcomeFullDescription)},
 		},
-		CreatedBy: "COPY rootfs/ / # buildkit",
+		CreatedBy: "COPY rootfs/ / # berth",
 	})
 	im, err = Build(layers, Options{
 		Config: image.ContainerConfig{
@@ -98,6 +98,8 @@ func Welcome(o WelcomeOptions) (im Image, warning string, err error) {
 			StopSignal:   "SIGTERM",
 		},
 		ExtraHistory: []string{`EXPOSE map[80/tcp:{}]`, `CMD ["/usr/local/bin/welcome"]`},
+		// Made in Go by the hub's seed, not by a builder from a Containerfile.
+		HistoryComment: "berth.seed.v0",
 	})
 	return im, warning, err
 }
