@@ -2,7 +2,13 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -17,6 +23,22 @@ type DiskUsage struct {
 	KeptBlobs  []KeptBlob
 	Containers []ContainerUsage
 	Volumes    []VolumeUsage
+	BuildCache []BuildCacheUsage
+}
+
+// BuildCacheUsage is one entry of the build cache: a build step's record
+// ("regular") or a RUN --mount=type=cache directory ("exec.cachemount"),
+// in Docker's words.
+type BuildCacheUsage struct {
+	ID   string // the step's key or the mount's directory name
+	Type string
+	// Size is the record's layer when no image holds it, or the cache
+	// mount's files; a layer some image holds, or an earlier record
+	// already counted, is Shared and its Size is not reclaimable.
+	Size     int64
+	Shared   bool
+	Created  time.Time
+	LastUsed time.Time // zero: not tracked
 }
 
 // ContainerUsage is one container's writable layer.
@@ -58,6 +80,9 @@ func (e *Engine) DiskUsage(ctx context.Context) (DiskUsage, error) {
 		du.KeptBlobs, err = e.keptBlobs(ctx, tx, recs)
 		return err
 	})
+	if err == nil {
+		du.BuildCache = e.buildCacheUsage(seen)
+	}
 	if err != nil {
 		return du, err
 	}
@@ -77,4 +102,66 @@ func (e *Engine) Check(ctx context.Context, progress func(string)) (store.CheckR
 		slog.Warn("could not bring container records up to date", "err", err)
 	}
 	return e.store.Check(ctx, progress)
+}
+
+// buildCacheRecord is a build step's record as store/buildcache.go
+// writes it.
+type buildCacheRecord struct {
+	ChainID digest.Digest `json:"chain_id,omitempty"`
+	Created time.Time     `json:"created"`
+}
+
+// buildCacheUsage lists the build cache: its records, each layer sized
+// once and only when no image holds it (held), then its cache mounts.
+// Records that are torn or name a layer that is gone are misses, not
+// cache, and are left out; so are the context's file sums, which are a
+// few bytes each and which builder prune keeps.
+func (e *Engine) buildCacheUsage(held map[digest.Digest]bool) []BuildCacheUsage {
+	var out []BuildCacheUsage
+	dir := filepath.Join(e.store.BuildCacheDir(), "keys")
+	ents, _ := os.ReadDir(dir)
+	counted := map[digest.Digest]bool{}
+	for _, ent := range ents {
+		raw, err := os.ReadFile(filepath.Join(dir, ent.Name()))
+		var rec buildCacheRecord
+		if err != nil || json.Unmarshal(raw, &rec) != nil {
+			continue // a temporary file mid-rename, or torn
+		}
+		u := BuildCacheUsage{ID: ent.Name(), Type: "regular", Created: rec.Created}
+		if rec.ChainID != "" {
+			info, err := e.store.Layer(rec.ChainID)
+			if err != nil {
+				continue
+			}
+			u.Size = info.Size
+			u.Shared = held[rec.ChainID] || counted[rec.ChainID]
+			counted[rec.ChainID] = true
+		}
+		out = append(out, u)
+	}
+	mounts := filepath.Join(e.store.BuildCacheDir(), "mounts")
+	ents, _ = os.ReadDir(mounts)
+	for _, ent := range ents {
+		fi, err := ent.Info()
+		if err != nil || !fi.IsDir() {
+			continue
+		}
+		out = append(out, BuildCacheUsage{ID: ent.Name(), Type: "exec.cachemount", Size: treeSize(filepath.Join(mounts, ent.Name())), Created: fi.ModTime()})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out
+}
+
+// treeSize adds up the sizes of the regular files under dir.
+func treeSize(dir string) int64 {
+	var total int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				total += fi.Size()
+			}
+		}
+		return nil
+	})
+	return total
 }

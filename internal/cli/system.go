@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
@@ -52,7 +53,7 @@ func (a *app) dfCommand() *cobra.Command {
 				{Type: "Images", TotalCount: len(du.Images), ActiveCount: active, size: du.LayersSize, reclaimable: du.LayersSize - used},
 				{Type: "Containers", TotalCount: len(du.Containers)},
 				{Type: "Local Volumes", TotalCount: len(du.Volumes)},
-				{Type: "Build Cache"},
+				buildCacheRow(du.BuildCache),
 			}
 			for _, c := range du.Containers {
 				rows[1].size += c.Size
@@ -79,12 +80,51 @@ func (a *app) dfCommand() *cobra.Command {
 			if err := f.flush(); err != nil || !verbose || format != "" {
 				return err
 			}
+			if err := a.printBuildCache(du.BuildCache); err != nil {
+				return err
+			}
 			return a.printKeptBlobs(du.KeptBlobs)
 		},
 	}
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "Show detailed information on space usage")
 	cmd.Flags().StringVar(&format, "format", "", "Format output using a custom template")
 	return cmd
+}
+
+// buildCacheRow is `system df`'s Build Cache row, counted as Docker's:
+// shared entries are in the total but not the size.
+func buildCacheRow(bc []engine.BuildCacheUsage) dfRow {
+	r := dfRow{Type: "Build Cache", TotalCount: len(bc)}
+	for _, c := range bc {
+		if !c.Shared {
+			r.size += c.Size
+			r.reclaimable += c.Size
+		}
+	}
+	return r
+}
+
+// printBuildCache is `system df -v`'s "Build cache usage:" section, in
+// Docker's words. The store does not track when or how often an entry was
+// used, so LAST USED and USAGE are left empty.
+func (a *app) printBuildCache(bc []engine.BuildCacheUsage) error {
+	fmt.Fprintf(a.stdout, "\nBuild cache usage: %s\n\n", buildCacheRow(bc).Size())
+	tw := tabwriter.NewWriter(a.stdout, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED")
+	now := time.Now()
+	for _, c := range bc {
+		id := c.ID
+		if len(id) > 12 {
+			id = id[:12]
+		}
+		last := ""
+		if !c.LastUsed.IsZero() {
+			last = units.HumanDuration(now.Sub(c.LastUsed)) + " ago"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\t%t\n", id, c.Type, units.HumanSize(float64(c.Size)),
+			units.HumanDuration(now.Sub(c.Created))+" ago", last, c.Shared)
+	}
+	return tw.Flush()
 }
 
 // printKeptBlobs lists, for `system df -v`, the layer blobs kept beside
