@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -104,13 +103,6 @@ func (e *Engine) Check(ctx context.Context, progress func(string)) (store.CheckR
 	return e.store.Check(ctx, progress)
 }
 
-// buildCacheRecord is a build step's record as store/buildcache.go
-// writes it.
-type buildCacheRecord struct {
-	ChainID digest.Digest `json:"chain_id,omitempty"`
-	Created time.Time     `json:"created"`
-}
-
 // buildCacheUsage lists the build cache: its records, each layer sized
 // once and only when no image holds it (held), then its cache mounts.
 // Records that are torn or name a layer that is gone are misses, not
@@ -118,16 +110,9 @@ type buildCacheRecord struct {
 // few bytes each and which builder prune keeps.
 func (e *Engine) buildCacheUsage(held map[digest.Digest]bool) []BuildCacheUsage {
 	var out []BuildCacheUsage
-	dir := filepath.Join(e.store.BuildCacheDir(), "keys")
-	ents, _ := os.ReadDir(dir)
 	counted := map[digest.Digest]bool{}
-	for _, ent := range ents {
-		raw, err := os.ReadFile(filepath.Join(dir, ent.Name()))
-		var rec buildCacheRecord
-		if err != nil || json.Unmarshal(raw, &rec) != nil {
-			continue // a temporary file mid-rename, or torn
-		}
-		u := BuildCacheUsage{ID: ent.Name(), Type: "regular", Created: rec.Created}
+	for _, rec := range e.store.BuildCacheRecords() {
+		u := BuildCacheUsage{ID: rec.Key, Type: "regular", Created: rec.Created}
 		if rec.ChainID != "" {
 			info, err := e.store.Layer(rec.ChainID)
 			if err != nil {
@@ -139,8 +124,8 @@ func (e *Engine) buildCacheUsage(held map[digest.Digest]bool) []BuildCacheUsage 
 		}
 		out = append(out, u)
 	}
-	mounts := filepath.Join(e.store.BuildCacheDir(), "mounts")
-	ents, _ = os.ReadDir(mounts)
+	mounts := e.store.BuildCacheMountsDir()
+	ents, _ := os.ReadDir(mounts)
 	for _, ent := range ents {
 		fi, err := ent.Info()
 		if err != nil || !fi.IsDir() {

@@ -117,17 +117,37 @@ func (s *Store) PruneBuildCache(ctx context.Context, all bool, until time.Time) 
 	})
 }
 
-// markBuildCache marks the layers the build cache's records keep, with
-// every layer under them.
-func (s *Store) markBuildCache(layers map[string]bool) {
+// BuildCacheEntry is one build step's record, as BuildCacheRecords lists it.
+type BuildCacheEntry struct {
+	Key     string        // the record's name: its step key's hex
+	ChainID digest.Digest // the layer the step made; "" for a config-only step
+	Created time.Time
+}
+
+// BuildCacheRecords lists the build cache's step records. A torn record,
+// or a temporary file mid-rename, is no record and is left out.
+func (s *Store) BuildCacheRecords() []BuildCacheEntry {
 	dir := filepath.Join(s.root, buildCacheDir, buildCacheKeys)
 	ents, _ := os.ReadDir(dir)
+	var out []BuildCacheEntry
 	for _, e := range ents {
 		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		var rec buildCacheRecord
 		if err != nil || json.Unmarshal(raw, &rec) != nil {
 			continue
 		}
+		out = append(out, BuildCacheEntry{Key: e.Name(), ChainID: rec.ChainID, Created: rec.Created})
+	}
+	return out
+}
+
+// BuildCacheMountsDir holds RUN --mount=type=cache directories, one per id.
+func (s *Store) BuildCacheMountsDir() string { return filepath.Join(s.root, buildCacheDir, "mounts") }
+
+// markBuildCache marks the layers the build cache's records keep, with
+// every layer under them.
+func (s *Store) markBuildCache(layers map[string]bool) {
+	for _, rec := range s.BuildCacheRecords() {
 		for c := rec.ChainID; c != "" && !layers[c.String()]; {
 			layers[c.String()] = true
 			info, err := s.Layer(c)
