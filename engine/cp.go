@@ -50,9 +50,9 @@ func openIn(root *os.File, p string, flags int) (*os.File, error) {
 	}
 }
 
-// ContainerPathIsDir tells whether p is a directory in the running
+// containerPathIsDir tells whether p is a directory in the running
 // container (cp's naming rules depend on it).
-func (e *Engine) ContainerPathIsDir(ctx context.Context, ref, p string) (bool, error) {
+func (e *Engine) containerPathIsDir(ctx context.Context, ref, p string) (bool, error) {
 	root, err := e.cpRoot(ctx, ref)
 	if err != nil {
 		return false, err
@@ -85,9 +85,29 @@ func (e *Engine) CopyFromContainer(ctx context.Context, ref, p string, w io.Writ
 	if err != nil {
 		return err
 	}
+	return writeTree(w, host, path.Base(path.Clean("/"+p)))
+}
+
+// CopyPathToContainer copies the host path src into the running
+// container as `docker cp SRC CONTAINER:DST` does: into DST when it is a
+// directory there, else as DST itself.
+func (e *Engine) CopyPathToContainer(ctx context.Context, ref, src, dst string) error {
+	into, name := dst, filepath.Base(src)
+	if isDir, err := e.containerPathIsDir(ctx, ref, dst); err != nil || !isDir {
+		into, name = path.Dir(dst), path.Base(dst)
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeTree(pw, src, name)) }()
+	err := e.CopyToContainer(ctx, ref, into, pr)
+	pr.CloseWithError(err) // the writer stops if the copy in failed first
+	return err
+}
+
+// writeTree writes a tar of the tree at host to w, its top entry named
+// name: cp's stream, both ways.
+func writeTree(w io.Writer, host, name string) error {
 	tw := tar.NewWriter(w)
-	base := path.Base(path.Clean("/" + p))
-	err = filepath.WalkDir(host, func(hp string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(host, func(hp string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -96,7 +116,7 @@ func (e *Engine) CopyFromContainer(ctx context.Context, ref, p string, w io.Writ
 		if err != nil {
 			return err
 		}
-		return cpTarEntry(tw, hp, path.Join(base, filepath.ToSlash(rel)), fi)
+		return cpTarEntry(tw, hp, path.Join(name, filepath.ToSlash(rel)), fi)
 	})
 	if err != nil {
 		return err

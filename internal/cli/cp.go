@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -46,13 +45,7 @@ func (a *app) cpCommand() *cobra.Command {
 				if src == "-" {
 					return e.CopyToContainer(ctx, dstCtr, dst, a.stdin)
 				}
-				into, name := dst, filepath.Base(src)
-				if isDir, err := e.ContainerPathIsDir(ctx, dstCtr, dst); err != nil || !isDir {
-					into, name = path.Dir(dst), path.Base(dst)
-				}
-				pr, pw := io.Pipe()
-				go func() { pw.CloseWithError(tarHostPath(pw, src, name)) }()
-				return e.CopyToContainer(ctx, dstCtr, into, pr)
+				return e.CopyPathToContainer(ctx, dstCtr, src, dst)
 			}
 			return errdefs.Newf(errdefs.ErrInvalid, "copying between containers or between local paths is not supported: one of the paths must be CONTAINER:PATH")
 		},
@@ -69,44 +62,6 @@ func splitCpArg(s string) (container, p string) {
 		return c, p
 	}
 	return "", s
-}
-
-// tarHostPath writes a tar of the host path src, its top entry named name.
-func tarHostPath(w io.Writer, src, name string) error {
-	tw := tar.NewWriter(w)
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		link := ""
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			link, _ = os.Readlink(p)
-		}
-		h, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return err
-		}
-		h.Name = path.Join(name, filepath.ToSlash(rel))
-		if err := tw.WriteHeader(h); err != nil || !fi.Mode().IsRegular() {
-			return err
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(tw, f)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
 }
 
 // extractToHost unpacks cp's tar at dst: into it when it is a directory,
