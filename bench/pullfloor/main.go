@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/berth-dev/berth/bench/internal/floor"
 )
 
 func main() {
@@ -63,48 +65,9 @@ func layer(blob, dir string) error {
 		return fmt.Errorf("%s: %w", blob, err)
 	}
 	tr := tar.NewReader(zr)
-	buf := make([]byte, 1<<20)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", blob, err)
-		}
-		p := filepath.Join(dir, filepath.Clean("/"+hdr.Name))
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			err = os.MkdirAll(p, 0o755)
-		case tar.TypeReg:
-			err = writeFile(p, tr, os.FileMode(hdr.Mode)&0o7777, buf)
-		case tar.TypeSymlink:
-			_ = os.MkdirAll(filepath.Dir(p), 0o755)
-			err = os.Symlink(hdr.Linkname, p)
-		case tar.TypeLink:
-			_ = os.MkdirAll(filepath.Dir(p), 0o755)
-			err = os.Link(filepath.Join(dir, filepath.Clean("/"+hdr.Linkname)), p)
-		}
-		if err != nil {
-			return err
-		}
+	if err := floor.WriteFiles(tr, dir); err != nil {
+		return fmt.Errorf("%s: %w", blob, err)
 	}
 	_, err = io.Copy(h, f) // the rest of the blob is hashed too
 	return err
-}
-
-func writeFile(p string, r io.Reader, mode os.FileMode, buf []byte) error {
-	w, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if os.IsNotExist(err) {
-		_ = os.MkdirAll(filepath.Dir(p), 0o755)
-		w, err = os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	}
-	if err != nil {
-		return err
-	}
-	if _, err := io.CopyBuffer(w, r, buf); err != nil {
-		w.Close()
-		return err
-	}
-	return w.Close()
 }
