@@ -11,11 +11,9 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
-)
 
-// runtimeStubs are the mount points the runtime makes in every container's
-// root when the image lacks them: not the step's doing, so not its layer.
-var runtimeStubs = []string{"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/proc", "/sys", "/dev"}
+	"github.com/berth-dev/berth/engine"
+)
 
 // cleanUpper makes a RUN step's upper directory the layer the step made:
 // overlayfs's own xattrs go (but the opaque mark, the store's format), and
@@ -31,7 +29,7 @@ func cleanUpper(upper string, lower srcFS, mounts []string) error {
 	if err != nil {
 		return err
 	}
-	for _, stub := range append(append([]string(nil), runtimeStubs...), mounts...) {
+	for _, stub := range append(engine.RuntimeStubs(), mounts...) {
 		if !removeStub(upper, lower, stub) {
 			continue
 		}

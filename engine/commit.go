@@ -3,15 +3,22 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-dev/berth/ctr"
 	"github.com/berth-dev/berth/errdefs"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/store"
 )
+
+// RuntimeStubs are the mount points the runtime makes in a container's
+// root when the image lacks them: a build step's layer leaves them out, as
+// diff and commit do.
+func RuntimeStubs() []string { return slices.Clone(ctr.Stubs) }
 
 // Change is one path a container changed (diff): 'A', 'C' or 'D'.
 type Change = store.Change
@@ -24,7 +31,7 @@ func (e *Engine) ContainerDiff(ctx context.Context, ref string) ([]Change, error
 	if err != nil {
 		return nil, err
 	}
-	return store.UpperChanges(c.UpperDir(), c.Layers)
+	return store.UpperChanges(c.UpperDir(), c.Layers, ctr.Stubs)
 }
 
 // CommitOptions configure CommitContainer (commit's flags).
@@ -61,7 +68,7 @@ func (e *Engine) CommitContainer(ctx context.Context, ref string, o CommitOption
 	if n := len(img.Layers); n > 0 {
 		parent = img.Layers[n-1].ChainID
 	}
-	info, err := e.store.CommitUpper(ctx, c.UpperDir(), c.Layers, parent)
+	info, err := e.store.CommitUpper(ctx, c.UpperDir(), c.Layers, ctr.Stubs, parent)
 	if err != nil {
 		return "", err
 	}

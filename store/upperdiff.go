@@ -21,16 +21,12 @@ type Change struct {
 	Path string
 }
 
-// runtimeStubs are the mount points the runtime makes in a container's
-// root when the image lacks them; they are the runtime's doing, not the
-// container's, and neither diff nor commit shows them.
-var runtimeStubs = map[string]bool{"/etc/hosts": true, "/etc/hostname": true, "/etc/resolv.conf": true,
-	"/proc": true, "/sys": true, "/dev": true}
-
 // UpperChanges lists what a container's upper directory changes over its
-// lower layer directories (lowest first), sorted by path.
-func UpperChanges(upper string, lowers []string) ([]Change, error) {
-	skip := stubFilter(upper, lowers)
+// lower layer directories (lowest first), sorted by path, leaving out the
+// stubs the runtime made for its mounts (absolute paths), which are not
+// the container's doing.
+func UpperChanges(upper string, lowers, stubs []string) ([]Change, error) {
+	skip := stubFilter(upper, lowers, stubs)
 	var out []Change
 	err := walkSorted(upper, "", func(rel string, fi fs.FileInfo) error {
 		p := "/" + rel
@@ -54,9 +50,9 @@ func UpperChanges(upper string, lowers []string) ([]Change, error) {
 // stubFilter tells the runtime's stubs in upper: an empty file or
 // directory at a stub's path the lowers lack, and a directory above one
 // that holds nothing else.
-func stubFilter(upper string, lowers []string) func(rel string) bool {
+func stubFilter(upper string, lowers, runtimeStubs []string) func(rel string) bool {
 	stubs := map[string]bool{}
-	for p := range runtimeStubs {
+	for _, p := range runtimeStubs {
 		rel := strings.TrimPrefix(p, "/")
 		fi, err := os.Lstat(filepath.Join(upper, rel))
 		if err != nil || inLowers(lowers, rel) || (fi.Mode().IsRegular() && fi.Size() > 0) {
@@ -114,10 +110,10 @@ func inLowers(lowers []string, rel string) bool {
 // container's upper directory (the container may still be running, so it
 // cannot be taken as it is), the runtime's stubs and overlay's own xattrs
 // left out.
-func (s *Store) CommitUpper(ctx context.Context, upper string, lowers []string, parent digest.Digest) (LayerInfo, error) {
+func (s *Store) CommitUpper(ctx context.Context, upper string, lowers, stubs []string, parent digest.Digest) (LayerInfo, error) {
 	pr, pw := io.Pipe()
 	go func() {
-		_, err := writeDirTarFiltered(ctx, pw, upper, nil, stubFilter(upper, lowers))
+		_, err := writeDirTarFiltered(ctx, pw, upper, nil, stubFilter(upper, lowers, stubs))
 		pw.CloseWithError(err)
 	}()
 	res, err := s.Unpack(ctx, pr, Unpack{Parent: parent, Size: -1, BlobIfLossy: true})
