@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/internal/du"
 )
 
 // ParseDetachKeys reads --detach-keys as Docker does: a comma-separated
@@ -34,4 +35,4 @@ func ParseDetachKeys(s string) ([]byte, error) {
 }
 
 // WritableSize is the space the container's own writes take (docker ps -s).
-func (c *Container) WritableSize() int64 { return dirSize(c.dir + "/upper") }
+func (c *Container) WritableSize() int64 { return du.Size(c.dir + "/upper") }

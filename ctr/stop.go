@@ -16,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/ctr/crashpoint"
 	"github.com/berth-dev/berth/ctr/shim"
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/internal/du"
 )
 
 // DefaultStopTimeout is how long stop waits before SIGKILL, as Docker's.
@@ -368,7 +369,7 @@ func (m *Manager) Prune(ctx context.Context) ([]string, int64, error) {
 		if c.State.Running {
 			continue
 		}
-		size := dirSize(filepath.Join(c.dir, "upper"))
+		size := du.Size(filepath.Join(c.dir, "upper"))
 		if err := m.remove(ctx, c.ID, keepVolumes); err != nil {
 			return ids, space, err
 		}
@@ -376,15 +377,4 @@ func (m *Manager) Prune(ctx context.Context) ([]string, int64, error) {
 		space += size
 	}
 	return ids, space, nil
-}
-
-func dirSize(dir string) int64 {
-	var total int64
-	_ = filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
-		if err == nil && fi.Mode().IsRegular() {
-			total += fi.Size()
-		}
-		return nil
-	})
-	return total
 }

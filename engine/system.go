@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-dev/berth/internal/du"
 	"github.com/berth-dev/berth/store"
 )
 
@@ -131,22 +131,8 @@ func (e *Engine) buildCacheUsage(held map[digest.Digest]bool) []BuildCacheUsage 
 		if err != nil || !fi.IsDir() {
 			continue
 		}
-		out = append(out, BuildCacheUsage{ID: ent.Name(), Type: "exec.cachemount", Size: treeSize(filepath.Join(mounts, ent.Name())), Created: fi.ModTime()})
+		out = append(out, BuildCacheUsage{ID: ent.Name(), Type: "exec.cachemount", Size: du.Size(filepath.Join(mounts, ent.Name())), Created: fi.ModTime()})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out
-}
-
-// treeSize adds up the sizes of the regular files under dir.
-func treeSize(dir string) int64 {
-	var total int64
-	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				total += fi.Size()
-			}
-		}
-		return nil
-	})
-	return total
 }

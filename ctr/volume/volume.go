@@ -26,6 +26,7 @@ import (
 
 	"github.com/berth-dev/berth/ctr/names"
 	"github.com/berth-dev/berth/errdefs"
+	"github.com/berth-dev/berth/internal/du"
 )
 
 // AnonymousLabel marks a volume made for an image's VOLUME, as Docker marks it.
@@ -239,18 +240,7 @@ func (s *Store) Sweep(grace time.Duration) []string {
 }
 
 // Size is the disk space the volume's data takes, in bytes.
-func (s *Store) Size(name string) int64 {
-	var total int64
-	_ = filepath.WalkDir(filepath.Join(s.dir, name, "_data"), func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				total += fi.Size()
-			}
-		}
-		return nil
-	})
-	return total
-}
+func (s *Store) Size(name string) int64 { return du.Size(filepath.Join(s.dir, name, "_data")) }
 
 // Lock takes the store's lock: creating a container with volumes and
 // removing volumes both hold it, so a volume is never removed while a
