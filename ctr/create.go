@@ -171,7 +171,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (c *Container, er
 // once locked, so that a .new- directory with a free lock is always one
 // whose creator died.
 func (m *Manager) makeDir(id string) (string, *os.File, error) {
-	mk := filepath.Join(m.dir, mkPrefix+id)
+	mk := filepath.Join(m.dir, mkName(id))
 	if err := os.Mkdir(mk, 0o710); err != nil {
 		return "", nil, fmt.Errorf("create container directory: %w", err)
 	}

@@ -30,8 +30,10 @@ import (
 //
 //   - .new-<id> with a free lock: the create was killed; its directory,
 //     name and anonymous volumes go (List, and whoever wants the name);
-//   - .mk-<id> older than mkGrace: killed before it was locked; it holds
-//     nothing but empty directories (List);
+//   - .mk-<id>.<pid>.<start>: killed before it was locked, which its
+//     maker's process, gone or another, tells at once; it holds nothing but
+//     empty directories (List). A .mk-<id> of an older berth goes once
+//     older than mkGrace;
 //   - <id> without a record, older than mkGrace: a create killed by a
 //     berth from before .new- directories, or an --rm container whose
 //     record, written unsynced, a crash of the host lost (List);
@@ -87,6 +89,9 @@ func (m *Manager) Reap(ctx context.Context) ([]string, error) {
 func (m *Manager) reapEntry(ctx context.Context, name string) string {
 	for _, p := range []string{rmPrefix, newPrefix, mkPrefix} {
 		id, ok := strings.CutPrefix(name, p)
+		if p == mkPrefix {
+			id, _, _ = strings.Cut(id, ".")
+		}
 		if !ok || !validID(id) {
 			continue
 		}
@@ -98,7 +103,7 @@ func (m *Manager) reapEntry(ctx context.Context, name string) string {
 		case newPrefix:
 			done, err = m.reapNew(ctx, id)
 		case mkPrefix:
-			done, err = m.reapMk(id)
+			done, err = m.reapMk(name, id)
 		}
 		if err != nil {
 			slog.Warn("could not clean up after a killed berth", "dir", name, "err", err)
@@ -172,11 +177,34 @@ func (m *Manager) reapNew(ctx context.Context, id string) (string, error) {
 	return done, nil
 }
 
+// mkName is the name a create makes its directory under before it can
+// lock it: it names the creating process (pid and start time), so that a
+// create killed in that instant is told from one under way at once.
+func mkName(id string) string {
+	pid := os.Getpid()
+	start, _ := processStart(pid)
+	return fmt.Sprintf("%s%s.%d.%d", mkPrefix, id, pid, start)
+}
+
+// mkMakerAlive tells whether the process a .mk- name names still runs;
+// for a name without one (an older berth's), whether the directory is
+// younger than mkGrace.
+func mkMakerAlive(name string, fi os.FileInfo) bool {
+	var pid int
+	var start uint64
+	tail := strings.TrimPrefix(name, mkPrefix)[64:] // after the ID, which the caller checked
+	if _, err := fmt.Sscanf(tail, ".%d.%d", &pid, &start); err != nil {
+		return time.Since(fi.ModTime()) < mkGrace
+	}
+	now, alive := processStart(pid)
+	return alive && now == start
+}
+
 // reapMk deletes a directory whose create was killed before it locked it.
-func (m *Manager) reapMk(id string) (string, error) {
-	dir := filepath.Join(m.dir, mkPrefix+id)
+func (m *Manager) reapMk(name, id string) (string, error) {
+	dir := filepath.Join(m.dir, name)
 	fi, err := os.Stat(dir)
-	if err != nil || time.Since(fi.ModTime()) < mkGrace {
+	if err != nil || mkMakerAlive(name, fi) {
 		return "", nil
 	}
 	if err := unmountAll(dir); err != nil {
