@@ -167,7 +167,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (c *Container, er
 }
 
 // makeDir makes the directory of container id under a temporary name,
-// with its lock taken: it is made as .mk-<id> and renamed to .new-<id>
+// with its lock taken: it is made as .mk-<id>.<pid>.<start> (see mkName) and renamed to .new-<id>
 // once locked, so that a .new- directory with a free lock is always one
 // whose creator died.
 func (m *Manager) makeDir(id string) (string, *os.File, error) {

@@ -45,7 +45,8 @@
 //	<dir>/<id>/container.log    the json-file log
 //	<dir>/<id>/shim.sock        the shim's socket; shim.log its own errors
 //	<dir>/.names/<name>         symlink to the ID: a name is taken atomically
-//	<dir>/.mk-<id>, .new-<id>   a container being made (see reap.go)
+//	<dir>/.mk-<id>.<pid>.<start>, .new-<id>
+//	                            a container being made (see reap.go)
 //	<dir>/.rm-<id>              a container being removed
 //	<volumes>/<name>/_data      volumes (package volume), beside <dir>
 //	/run/berth/                 per boot: runc state, network namespaces,

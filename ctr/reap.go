@@ -20,7 +20,7 @@ import (
 // What a berth process killed midway leaves, and who cleans it up.
 //
 // A container appears whole or not at all: Create builds it in
-// .mk-<id>, locks it and renames it to .new-<id> (so that a .new- directory
+// .mk-<id>.<pid>.<start>, locks it and renames it to .new-<id> (so that a .new- directory
 // is locked from the moment it exists), takes its name, writes its record,
 // makes its volumes, and renames it into place as <id>. Only <id>
 // directories are containers. A removal renames <id> to .rm-<id> before
